@@ -1,0 +1,7 @@
+"""traceflops: the truth about how well a GPU was used, from a saved PyTorch profiler trace."""
+__version__ = "0.1.0"
+
+from .analysis import Analysis, analyze  # noqa: E402
+from .errors import TraceError  # noqa: E402
+
+__all__ = ["analyze", "Analysis", "TraceError", "__version__"]

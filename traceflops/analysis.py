@@ -1,0 +1,208 @@
+"""analysis: wires the stages (ingest → link → kernels → attribute → roofline → mfu) into one object.
+
+The CLI, the report, compare and notebooks all go through `analyze()` and `Analysis`.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import devices as devmod
+from .attribute import attribute, one_level
+from .ingest import DEFAULT_MAX_BYTES, read_trace
+from .kernels import classify_kernels, cost_ops
+from .link import link
+from .mfu import mfu_summary, union_length
+from .roofline import compute_dtype, roofline
+
+KERNEL_COLUMNS = [
+    "name", "kind", "ts_us", "dur_us", "device", "stream", "correlation", "op", "link", "link_reason",
+    "category", "dtype", "flops", "recompute_flops", "bytes", "flops_source", "flops_reason",
+    "achieved_tflops", "achieved_tbps", "intensity", "peak_tflops", "peak_tbps", "ceiling_tflops",
+    "pct_of_ceiling", "bound", "roof_flag", "time_at_ceiling_us", "time_lost_us", "tensor_core", "library",
+    "family", "launch_op", "module", "annotation", "step", "input_dims", "input_types", "grid", "block",
+    "waves", "tail_efficiency", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
+]
+OP_COLUMNS = [
+    "name", "cat", "ts_us", "dur_us", "pid", "tid", "input_dims", "input_types", "concrete_inputs",
+    "flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "external_id",
+    "seq", "parent", "module", "annotation", "step",
+]
+
+
+class Analysis:
+    """The result of analyzing one trace: `kernels` and `ops` DataFrames and a `summary` dict."""
+
+    def __init__(self, trace, kernels, ops, summary, tables):
+        self.trace = trace
+        self.kernels = kernels
+        self.ops = ops
+        self.summary = summary
+        self.tables = tables  # per-step, per-module and timeline MFU tables
+
+    @property
+    def name(self):
+        return self.trace.name
+
+    def __repr__(self):
+        return f"<Analysis {self.name}: {len(self.kernels)} GPU events, {len(self.ops)} ops>"
+
+    def write(self, outdir, report=True):
+        """Write kernels.parquet, ops.parquet, summary.json (and report.html) into `outdir`."""
+        from .outputs import write_outputs
+        return write_outputs(self, outdir, report=report)
+
+    # Plot helpers live in traceflops.report; imported lazily so the core does not need plotly.
+    def roofline_figure(self, **kw):
+        from .report import plots
+        return plots.roofline_figure(self, **kw)
+
+    def breakdown_figure(self, by="category", **kw):
+        from .report import plots
+        return plots.breakdown_figure(self, by=by, **kw)
+
+    def timeline_figure(self, **kw):
+        from .report import plots
+        return plots.timeline_figure(self, **kw)
+
+
+def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES, progress=None):
+    """Analyze one trace file. `device` overrides the GPU (catalog key or name)."""
+    catalog = devmod.load_catalog(device_file)
+    if device is not None:
+        devmod.find_device(device, catalog)  # fail early on an unknown --device
+    trace = read_trace(path, max_bytes=max_bytes, progress=progress)
+    return analyze_trace(trace, catalog=catalog, device=device)
+
+
+def analyze_trace(trace, *, catalog=None, device=None):
+    catalog = catalog or devmod.load_catalog()
+    gpu, ops = link(trace)
+    costs = one_level(ops, cost_ops(ops)) if len(ops) else _empty_costs()
+    classes = classify_kernels(gpu["name"])
+    k = gpu.copy()
+    att = attribute(gpu, ops, costs, classes)
+    for c in att.columns:
+        k[c] = att[c].to_numpy()
+    for c in ("category", "library", "tensor_core", "name_dtype", "is_helper"):
+        k[c] = classes[c].to_numpy()
+    k.loc[k["kind"] == "memcpy", "category"] = "copy"
+    k.loc[k["kind"] == "memset", "category"] = "memset"
+    comm = _comm_bytes(k)
+    k["bytes"] = np.where(k["bytes"].isna() & np.isfinite(comm), comm, k["bytes"])
+    k["dtype"], k["tensor_core"] = compute_dtype(k["dtype"].to_numpy(object), k["name_dtype"].to_numpy(object),
+                                                 k["category"].to_numpy(object), k["tensor_core"].to_numpy(object))
+    props = {}
+    for i, p in enumerate(trace.meta.get("deviceProperties") or []):
+        if isinstance(p, dict):
+            try:
+                props[int(p.get("id", i))] = p
+            except (TypeError, ValueError):
+                pass
+    used = sorted(int(d) for d in k["device"].dropna().unique())
+    devices, dev_warnings = devmod.resolve_devices(trace.meta.get("deviceProperties"), used, catalog, override=device)
+    k = roofline(k, devices, props)
+    lo = k["launch_op"].to_numpy()
+    k["launch_op"] = np.where(lo >= 0, ops["name"].to_numpy(object)[np.clip(lo, 0, None)] if len(ops) else None, None)
+    row = k["op_row"].to_numpy()
+    for c in ("input_dims", "input_types"):
+        k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) else None, None)
+    kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
+    op_table = ops.copy()
+    for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below"):
+        op_table[c] = costs[c].to_numpy() if c in costs else None
+    op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
+    mfu, tables = mfu_summary(kernels, op_table)
+    summary = build_summary(trace, kernels, op_table, devices, dev_warnings, mfu)
+    return Analysis(trace, kernels, op_table, summary, tables)
+
+
+def _empty_costs():
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in ("flops", "recompute_flops", "bytes")}).assign(
+        dtype=None, family=None, flops_source=None, cost_note=None, counted_below=False)
+
+
+def _comm_bytes(k):
+    """Bytes a collective kernel moves per rank, from its own args when its op gave none."""
+    from .kernels.dtypes import dtype_bytes
+    n_in = k["in_msg_nelems"].to_numpy(float) if "in_msg_nelems" in k else np.full(len(k), np.nan)
+    n_out = k["out_msg_nelems"].to_numpy(float) if "out_msg_nelems" in k else np.full(len(k), np.nan)
+    size = np.array([_dsize(x, dtype_bytes) for x in (k["comm_dtype"] if "comm_dtype" in k else [None] * len(k))], float)
+    return np.fmax(n_in, n_out) * size
+
+
+def _dsize(x, dtype_bytes):
+    if not isinstance(x, str):
+        return np.nan
+    for cand in (x, x.replace("c10::", ""), {"Float": "float", "BFloat16": "c10::BFloat16", "Half": "c10::Half",
+                                               "Long": "long int", "Int": "int", "Double": "double"}.get(x, x)):
+        b = dtype_bytes(cand)
+        if b:
+            return float(b)
+    return np.nan
+
+
+def _device_block(spec):
+    if spec is None:
+        return None
+    return {"name": spec.name, "key": spec.key, "peak_tflops": dict(spec.peak_tflops), "peak_tbps": spec.peak_tbps,
+            "source": spec.source}
+
+
+def _f(x):
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
+
+
+def build_summary(trace, k, ops, devices, dev_warnings, mfu):
+    kern = k[k["kind"] == "kernel"]
+    dur = k["dur_us"].fillna(0)
+    busy = sum(union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"].fillna(0)).to_numpy(float))
+               for _, g in k[k["ts_us"].notna()].groupby("device"))
+    in_window = ~kern["link_reason"].fillna("").str.startswith("launched before the profiling window")
+    linked = kern["link"] != "none"
+    has_cost = (k["flops"].fillna(0) > 0) | k["bytes"].notna()
+    total_time = float(dur.sum())
+    shaped = k["input_dims"].notna() & (k["link"] != "none")
+    by_cat = (pd.DataFrame({"cat": k["category"].fillna("other"), "t": dur, "c": has_cost})
+              .groupby("cat").apply(lambda g: {"time_us": float(g["t"].sum()),
+                                               "covered": float(g.loc[g["c"], "t"].sum() / g["t"].sum()) if g["t"].sum() > 0 else None},
+                                    include_groups=False).to_dict())
+    flags = k["roof_flag"].value_counts().to_dict()
+    worst = (k[k["roof_flag"].notna()].sort_values("pct_of_ceiling", ascending=False).head(10)
+             [["name", "op", "pct_of_ceiling", "roof_flag", "flops", "bytes", "dur_us"]])
+    dev_ids = sorted(devices)
+    first = next((devices[d] for d in dev_ids if devices[d] is not None), None)
+    dist = trace.meta.get("distributedInfo") if isinstance(trace.meta.get("distributedInfo"), dict) else {}
+    warnings = list(trace.warnings) + list(dev_warnings)
+    if mfu.get("kernels_with_flops_but_no_peak"):
+        warnings.append(f"{mfu['kernels_with_flops_but_no_peak']} kernel(s) have FLOPs but no known peak (unknown device or dtype); left out of MFU")
+    summary = {
+        "trace": {"name": trace.name, "path": trace.path, "rank": dist.get("rank"), "world_size": dist.get("world_size"),
+                  "format": "relative-ns" if "baseTimeNanoseconds" in trace.meta else "absolute-us"},
+        "device": _device_block(first) or {"name": None, "peak_tflops": {}, "peak_tbps": None},
+        "devices": {str(d): _device_block(devices[d]) for d in dev_ids} if len(dev_ids) > 1 else None,
+        "totals": {
+            "gpu_events": int(len(k)), "kernels": int(len(kern)),
+            "memcpy": int((k["kind"] == "memcpy").sum()), "memset": int((k["kind"] == "memset").sum()),
+            "cpu_ops": int(len(ops)), "gpu_time_us": total_time, "gpu_busy_us": float(busy),
+            "flops": float(np.nansum(k["flops"].to_numpy(float))), "bytes": float(np.nansum(k["bytes"].to_numpy(float))),
+            "op_flops": float(np.nansum(ops["flops"].to_numpy(float))) if len(ops) else 0.0,
+        },
+        "coverage": {
+            "link_rate": _f(linked.mean()) if len(kern) else None,
+            "link_rate_in_window": _f(linked[in_window].mean()) if in_window.any() else None,
+            "links": kern["link"].value_counts().to_dict(),
+            "unlinked_reasons": kern.loc[~linked, "link_reason"].value_counts().to_dict(),
+            "time_with_flops_or_bytes": _f(dur[has_cost].sum() / total_time) if total_time > 0 else None,
+            "time_with_flops_or_bytes_of_shaped": _f(dur[has_cost & shaped].sum() / dur[shaped].sum()) if dur[shaped].sum() > 0 else None,
+            "by_category": by_cat,
+        },
+        "roofline": {"suspect": int(flags.get("suspect", 0)), "cache_resident": int(flags.get("cache_resident", 0)),
+                     "with_ceiling": int(k["ceiling_tflops"].notna().sum()),
+                     "worst": json.loads(worst.to_json(orient="records"))},
+        "mfu": mfu,
+        "warnings": warnings,
+    }
+    return summary

@@ -1,0 +1,84 @@
+"""ingest: trace bytes → typed event tables (`Trace`). Knows the Kineto format and nothing else."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pandas as pd
+
+from ..errors import TraceError
+from .schema import EVENT_LIST, ONE_EVENT
+from .source import DEFAULT_MAX_BYTES, read_bytes, split_top
+from .tables import (Router, flow_table, gpu_annotation_table, gpu_table, launch_table, op_table,
+                     process_names, python_table)
+
+CHUNK = 20000
+
+
+@dataclass
+class Trace:
+    path: str
+    name: str
+    gpu: pd.DataFrame  # GPU activities: kernels, memcpys, memsets
+    ops: pd.DataFrame  # CPU ops and user annotations
+    launches: pd.DataFrame  # runtime/driver calls
+    gpu_annotations: pd.DataFrame
+    flows: pd.DataFrame
+    python: pd.DataFrame  # nn.Module / nn.Optimizer python_function spans
+    meta: dict  # top-level metadata (deviceProperties, distributedInfo, baseTimeNanoseconds, flags, ...)
+    processes: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    skipped_categories: dict = field(default_factory=dict)
+
+
+def trace_name(path):
+    name = Path(path).name
+    for suffix in (".gz", ".json"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or "trace"
+
+
+def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress=None):
+    """Read a Kineto/Chrome trace (.json or .json.gz, object or bare-array form) into typed tables."""
+    path = str(path)
+    warnings = []
+    data = read_bytes(path, max_bytes, warnings)
+    header, events = split_top(data, path, warnings)
+    router = Router(keep_python=keep_python)
+    bad = 0
+    total = len(events)
+    for start in range(0, total, CHUNK):
+        chunk = events[start:start + CHUNK]
+        try:
+            decoded = EVENT_LIST.decode(b"[" + b",".join(chunk) + b"]")
+        except msgspec.DecodeError:
+            decoded, nbad = _one_by_one(chunk)
+            bad += nbad
+        router.add(decoded)
+        if progress is not None:
+            progress(min(start + CHUNK, total), total)
+    del events, data
+    if bad:
+        warnings.append(f"{path}: skipped {bad} event(s) whose fields have impossible types")
+    if not isinstance(header, dict):
+        header = {}
+    return Trace(
+        path=path, name=trace_name(path),
+        gpu=gpu_table(router.gpu), ops=op_table(router.ops), launches=launch_table(router.launch),
+        gpu_annotations=gpu_annotation_table(router.gpu_ann), flows=flow_table(router.flows),
+        python=python_table(router.python), meta=header, processes=process_names(router.meta),
+        warnings=warnings, skipped_categories=router.counts,
+    )
+
+
+def _one_by_one(chunk):
+    out, bad = [], 0
+    for raw in chunk:
+        try:
+            out.append(ONE_EVENT.decode(raw))
+        except msgspec.DecodeError:
+            bad += 1
+    return out, bad
+
+
+__all__ = ["Trace", "read_trace", "TraceError", "DEFAULT_MAX_BYTES"]

@@ -1,0 +1,70 @@
+"""Small column coercions shared by the table builders: lenient in, typed out."""
+import numpy as np
+import pandas as pd
+
+import msgspec
+
+
+def floats(values):
+    """float64 array; strings like "inf"/"12.5" are parsed, anything else unusable becomes NaN."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+
+
+def ints(values):
+    """Nullable Int64; values outside int64 or not integral become <NA>."""
+    try:
+        return pd.array(values, dtype="Int64")
+    except (TypeError, ValueError, OverflowError):
+        f = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        f = f.where((f.abs() < 2**62) & (f == f.round()))
+        return pd.array(f.astype("Float64"), dtype="Int64")
+
+
+def keys(values):
+    """pid/tid as text: ints and digit strings agree ("1890023232" == 1890023232), other strings kept."""
+    out = []
+    for v in values:
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out.append(None if v is None else str(v))
+    return out
+
+
+def stream_of(tids):
+    """GPU stream from a tid when args lack it: 7, "7" or the 2021 "stream 7"."""
+    out = []
+    for t in tids:
+        if isinstance(t, int):
+            out.append(t)
+        elif isinstance(t, str):
+            digits = t.replace("stream", "").strip().split(" ")[0]
+            out.append(int(digits) if digits.isdigit() else None)
+        else:
+            out.append(None)
+    return out
+
+
+def raw_text(raws):
+    """Raw JSON slices → canonical compact JSON text, decoding each distinct value once.
+
+    Canonical text makes shapes comparable across traces whose writers space JSON differently.
+    """
+    as_bytes = [None if r is None else bytes(r) for r in raws]
+    codes, uniques = pd.factorize(pd.Series(as_bytes, dtype=object), use_na_sentinel=True)
+    canon = np.array([_canon(u) for u in uniques] + [None], dtype=object)
+    return canon[codes]  # code -1 (missing) picks the trailing None
+
+
+def _canon(b):
+    try:
+        v = msgspec.json.decode(b)
+    except msgspec.DecodeError:
+        return None
+    return None if v is None else msgspec.json.encode(v).decode()
+
+
+def names(values):
+    return [v if isinstance(v, str) else ("" if v is None else str(v)) for v in values]

@@ -1,0 +1,79 @@
+"""Interval trees per thread: who encloses whom, and which span encloses a point in time.
+
+Nesting on a thread is not always proper (record_function spans outlive their frame, 1 ns overhangs),
+so the policy is: a span that starts inside another is its child, whatever its end.
+"""
+import numpy as np
+import pandas as pd
+
+
+def nest(groups, starts, durs):
+    """Parent index (-1 for roots) of each span, by start-containment within its group.
+
+    Returns (order, parent) where `order` sorts spans by (group, start, longest first) and `parent`
+    holds original row positions.
+    """
+    n = len(starts)
+    ends = starts + np.nan_to_num(durs, nan=0.0)
+    order = np.lexsort((-ends, starts, groups))
+    parent = np.full(n, -1, dtype=np.int64)
+    g_sorted, s_sorted, e_sorted = groups[order].tolist(), starts[order].tolist(), ends[order].tolist()
+    idx = order.tolist()
+    stack, stack_ends, current = [], [], None
+    for k in range(n):
+        g, s = g_sorted[k], s_sorted[k]
+        if g != current:
+            stack, stack_ends, current = [], [], g
+        while stack and stack_ends[-1] <= s:
+            stack.pop()
+            stack_ends.pop()
+        if stack:
+            parent[idx[k]] = stack[-1]
+        stack.append(idx[k])
+        stack_ends.append(e_sorted[k])
+    return order, parent
+
+
+def enclosing(span_groups, span_starts, span_durs, parent, q_groups, q_times):
+    """For each query (group, time): row of the innermost span of that group containing the time, or -1."""
+    out = np.full(len(q_times), -1, dtype=np.int64)
+    if len(span_starts) == 0 or len(q_times) == 0:
+        return out
+    ends = span_starts + np.nan_to_num(span_durs, nan=0.0)
+    span_groups, q_groups = np.asarray(span_groups), np.asarray(q_groups)
+    for g in np.intersect1d(np.unique(span_groups), np.unique(q_groups)):
+        rows = np.flatnonzero(span_groups == g)
+        rows = rows[np.argsort(span_starts[rows], kind="stable")]
+        qs = np.flatnonzero(q_groups == g)
+        t = q_times[qs]
+        pos = np.searchsorted(span_starts[rows], t, side="right") - 1
+        cand = np.where(pos >= 0, rows[np.clip(pos, 0, None)], -1)
+        for _ in range(256):  # walk up past spans that ended before t (siblings' subtrees)
+            bad = (cand >= 0) & (ends[np.clip(cand, 0, None)] < t)
+            if not bad.any():
+                break
+            cand[bad] = parent[cand[bad]]
+        out[qs] = cand
+    return out
+
+
+def group_codes(*cols):
+    """One int code per distinct combination of key columns (pid, tid)."""
+    key = pd.MultiIndex.from_arrays([pd.Series(c, dtype=object).fillna("") for c in cols])
+    codes, _ = pd.factorize(key)
+    return codes.astype(np.int64)
+
+
+def propagate(parent, values, is_null):
+    """Fill each null with its nearest non-null ancestor's value."""
+    values = values.copy()
+    todo = np.flatnonzero(is_null(values) & (parent >= 0))
+    anc = parent[todo]
+    while len(todo):
+        got = values[anc]
+        ok = ~is_null(got)
+        values[todo[ok]] = got[ok]
+        todo, anc = todo[~ok], parent[anc[~ok]]
+        keep = anc >= 0
+        todo, anc = todo[keep], anc[keep]
+    return values

@@ -1,0 +1,197 @@
+"""Pointwise ops, copies, foreach and fused optimizers.
+
+FLOPs are counted per OUTPUT element with the constants in POINTWISE_FLOPS (a transcendental
+such as exp/erf/tanh counts as 1; documented in docs/flop-conventions.md). Copies and fills do
+no arithmetic: flops = 0.
+bytes = every tensor input read once (its own numel x dtype size) + the output written once.
+The output shape is the broadcast of the tensor inputs; its dtype is the promoted input dtype
+(bool for comparisons). In-place ops (trailing '_') write their first input.
+Composites that only call a registered leaf are not registered (to/_to_copy/clone/contiguous
+and zero_ are counted at copy_/fill_), so bytes are not counted twice.
+"""
+from __future__ import annotations
+
+from .dtypes import dtype_bytes, promote
+from .registry import OpCost, compute_name, numel, register
+
+# flops per output element
+POINTWISE_FLOPS: dict[str, int] = {
+    **dict.fromkeys(["add", "sub", "mul", "div", "rsub", "remainder", "fmod", "pow", "maximum", "minimum",
+                     "floor_divide", "true_divide", "divide", "multiply", "subtract", "atan2", "copysign",
+                     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+                     "bitwise_and", "bitwise_or", "bitwise_xor", "__and__", "__or__", "__xor__", "where",
+                     "masked_fill", "threshold", "threshold_backward", "clamp", "clamp_min", "clamp_max",
+                     "relu", "abs", "neg", "sqrt", "rsqrt", "exp", "exp2", "log", "log2", "log10", "log1p",
+                     "expm1", "sin", "cos", "tan", "tanh", "erf", "reciprocal", "sign", "sgn", "floor",
+                     "ceil", "round", "trunc", "square", "nan_to_num", "logical_not", "bitwise_not",
+                     "hardtanh", "isnan", "isinf", "isfinite", "relu6", "hardtanh_backward"], 1),
+    **dict.fromkeys(["leaky_relu", "sigmoid_backward", "tanh_backward", "hardsigmoid", "logit", "mse_loss_elt"], 2),
+    **dict.fromkeys(["sigmoid", "addcmul", "addcdiv", "lerp", "elu", "hardswish", "softplus"], 3),
+    "silu": 4, "mish": 6, "gelu": 5, "silu_backward": 6, "gelu_backward": 8, "elu_backward": 3,
+    "logit_backward": 3, "native_dropout": 2, "silu_and_mul": 5, "gelu_and_mul": 6,
+}
+COMPARE = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not",
+           "isnan", "isinf", "isfinite"}
+
+
+def broadcast(shapes):
+    """numpy/torch broadcast of shapes; None when they do not broadcast."""
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        for i, d in enumerate(s):
+            j = nd - len(s) + i
+            if out[j] == 1:
+                out[j] = d
+            elif d != 1 and d != out[j]:
+                return None
+    return out
+
+
+def elementwise_cost(a, per_elem, inplace=False, out_type=None, compare=False):
+    idx = a.tensor_idx()
+    if not idx:
+        return None
+    shapes = [a.shape(i) for i in idx]
+    out_shape = a.shape(0) if inplace and a.shape(0) is not None else broadcast(shapes)
+    if out_shape is None:
+        return None
+    # 0-dim tensors (wrapped Python numbers) do not decide the result dtype when real tensors exist
+    dims = [i for i in idx if a.shape(i) != []] or idx
+    in_type = a.type(0) if inplace and a.shape(0) is not None else promote([a.type(i) for i in dims])
+    out_t = out_type or ("bool" if compare else in_type)
+    n_out = numel(out_shape)
+    reads = sum(a.nbytes(i) for i in idx)
+    out_size = dtype_bytes(out_t)
+    nbytes = None if out_size is None else float(reads + n_out * out_size)
+    return OpCost(flops=float(per_elem * n_out), bytes=nbytes, dtype=compute_name(in_type), family="elementwise")
+
+
+def _make(op, per_elem):
+    compare = op in COMPARE
+
+    def pointwise_flop(a):
+        return elementwise_cost(a, per_elem, compare=compare)
+
+    def pointwise_inplace_flop(a):
+        return elementwise_cost(a, per_elem, inplace=True)
+
+    pointwise_flop.__doc__ = f"{op}: {per_elem} flop(s) per output element; broadcast output."
+    pointwise_inplace_flop.__doc__ = f"{op}_: {per_elem} flop(s) per element of self (written in place)."
+    register(f"aten::{op}", family="elementwise")(pointwise_flop)
+    register(f"aten::{op}_", family="elementwise")(pointwise_inplace_flop)
+
+
+for _op, _n in POINTWISE_FLOPS.items():
+    if _op not in ("native_dropout", "silu_and_mul", "gelu_and_mul", "mse_loss_elt"):
+        _make(_op, _n)
+
+
+@register("aten::native_dropout", family="elementwise")
+def native_dropout_flop(a):
+    """native_dropout(input, p, train): 2 per element (draw-compare, scale); writes output + bool mask."""
+    x = a.shape(0)
+    if x is None or a.itemsize(0) is None:
+        return None
+    n = numel(x)
+    return OpCost(flops=2.0 * n, bytes=float(n * (2 * a.itemsize(0) + 1)), dtype=compute_name(a.type(0)))
+
+
+@register("sgl_kernel::silu_and_mul", "_C::silu_and_mul", "vllm::silu_and_mul", "aiter::silu_and_mul",
+          family="elementwise")
+def silu_and_mul_flop(a):
+    """(out [..., d], input [..., 2d]): silu(x1) * x2 = 5 per output element; reads input, writes out."""
+    out, x = a.shape(0), a.shape(1)
+    if out is None or x is None or a.itemsize(1) is None:
+        return None
+    n = numel(out)
+    return OpCost(flops=5.0 * n, bytes=float(numel(x) * a.itemsize(1) + n * a.itemsize(0)),
+                  dtype=compute_name(a.type(1)))
+
+
+@register("aten::copy_", family="copy")
+def copy_flop(a):
+    """copy_(self, src, non_blocking): 0 flops; read src (its dtype), write self (its dtype).
+    A broadcast src is read once."""
+    dst, src = a.shape(0), a.shape(1)
+    if dst is None or src is None or a.itemsize(0) is None or a.itemsize(1) is None:
+        return None
+    return OpCost(flops=0.0, bytes=float(numel(src) * a.itemsize(1) + numel(dst) * a.itemsize(0)),
+                  dtype=compute_name(a.type(0)))
+
+
+@register("aten::fill_", family="copy")
+def fill_flop(a):
+    """fill_(self, value): 0 flops; write self."""
+    return OpCost(flops=0.0, bytes=_nb(a.nbytes(0)), dtype=compute_name(a.type(0))) if a.shape(0) is not None else None
+
+
+def _nb(x):
+    return None if x is None else float(x)
+
+
+def _list_dtype(a, i=None):
+    """TensorList element dtype: Kineto records only 'TensorList', so it comes from extra['dtype_hint']."""
+    hint = a.extra.get("dtype_hint")
+    return hint if isinstance(hint, str) and dtype_bytes(hint) is not None else None
+
+
+@register("aten::cat", "aten::concat", "aten::concatenate", family="copy")
+def cat_flop(a):
+    """cat(tensors, dim): 0 flops; read every input, write their sum. The list's dtype is not in
+    the trace: bytes need extra['dtype_hint'] (else None)."""
+    shapes = a.tensor_list(0)
+    if shapes is None:
+        return None
+    n = sum(numel(s) for s in shapes if s != [0])
+    t = _list_dtype(a)
+    return OpCost(flops=0.0, bytes=None if t is None else float(2 * n * dtype_bytes(t)), dtype=compute_name(t),
+                  note=None if t else "TensorList dtype not recorded")
+
+
+FOREACH_FLOPS = {"add": 1, "sub": 1, "mul": 1, "div": 1, "addcmul": 3, "addcdiv": 3, "lerp": 3, "sqrt": 1,
+                 "neg": 1, "exp": 1, "maximum": 1, "minimum": 1, "clamp_min": 1, "clamp_max": 1, "abs": 1,
+                 "reciprocal": 1, "sign": 1, "copy": 0, "zero": 0}
+
+
+def _foreach(op, per_elem, inplace):
+    def foreach_flop(a):
+        lists = [a.tensor_list(i) for i in range(len(a))]
+        lists = [l for l in lists if l is not None]
+        if not lists:
+            return None
+        n = sum(numel(s) for s in lists[0])
+        t = _list_dtype(a)
+        # every list is read once; copy_/zero_ do not read their destination
+        reads = sum(numel(s) for l in lists for s in l) - (n if op in ("copy", "zero") else 0)
+        nbytes = None if t is None else float((reads + n) * dtype_bytes(t))
+        return OpCost(flops=float(per_elem * n), bytes=nbytes, dtype=compute_name(t),
+                      note=None if t else "TensorList dtype not recorded")
+    foreach_flop.__doc__ = f"_foreach_{op}: {per_elem} flop(s) per element of the first list."
+    register(f"aten::_foreach_{op}{'_' if inplace else ''}", family="optimizer")(foreach_flop)
+
+
+for _op, _n in FOREACH_FLOPS.items():
+    _foreach(_op, _n, True)
+    if _op not in ("copy", "zero"):
+        _foreach(_op, _n, False)
+
+
+@register("aten::_fused_adam_", "aten::_fused_adamw_", family="optimizer")
+def fused_adam_flop(a):
+    """_fused_adam(w)_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, lr, beta1,
+    beta2, weight_decay, eps, amsgrad, ...): 12 flops per parameter (m, v updates 6, bias-corrected
+    step 6) + 2 for weight decay (adamw) + 1 for amsgrad. bytes: read param, grad, m, v (+ max),
+    write param, m, v (+ max); dtype from extra['dtype_hint']."""
+    params = a.tensor_list(0)
+    if params is None:
+        return None
+    n = sum(numel(s) for s in params)
+    amsgrad = bool(a.tensor_list(4))
+    wd = a.num(9, 0.0) or 0.0
+    flops = (12 + (2 if wd else 0) + (1 if amsgrad else 0)) * n
+    t = _list_dtype(a)
+    lists = 4 + (1 if amsgrad else 0) + 3 + (1 if amsgrad else 0)
+    return OpCost(flops=float(flops), bytes=None if t is None else float(lists * n * dtype_bytes(t)),
+                  dtype=compute_name(t), note=None if t else "TensorList dtype not recorded")
+

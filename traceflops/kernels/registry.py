@@ -1,0 +1,230 @@
+"""The FLOP/byte registry: op name -> tiny formula, modelled on torch/utils/flop_counter.py.
+
+A formula takes an `Args` view of one op's recorded inputs (`Input Dims`, `Input type`,
+`Concrete Inputs`, extra op args) and returns an `OpCost`, or None when the op's inputs do
+not allow a count. `op_cost` never raises: odd input gives an OpCost with None fields.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from .dtypes import NON_TENSOR, compute_dtype, dtype_bytes
+
+FORMULAS: dict[str, Callable] = {}
+FAMILY: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Cost of one op instance.
+
+    flops: useful model FLOPs (2 per multiply-accumulate); recompute_flops: extra work a
+    kernel redoes (flash backward recomputing QK^T); bytes: minimal DRAM traffic, every
+    input read once and every output written once. For collectives `comm_bytes` is the
+    NCCL-tests message size S, algbw = S * algbw_factor / time, busbw = algbw * busbw_factor.
+    """
+    flops: float | None = None
+    recompute_flops: float | None = None
+    bytes: float | None = None
+    dtype: str | None = None
+    source: str = "formula"
+    family: str = "other"
+    note: str | None = None
+    comm_bytes: float | None = None
+    algbw_factor: float | None = None
+    busbw_factor: float | None = None
+
+
+def register(*names: str, family: str):
+    """Register a formula under every op name it serves."""
+    def deco(fn):
+        for n in names:
+            FORMULAS[n] = fn
+            FAMILY[n] = family
+        fn.family = family
+        return fn
+    return deco
+
+
+def numel(shape) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def _as_int(x):
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    raise ValueError(f"not an int: {x!r}")
+
+
+class Args:
+    """Positional view of one op's recorded inputs; every accessor tolerates missing data."""
+
+    __slots__ = ("dims", "types", "concrete", "extra")
+
+    def __init__(self, dims, types, concrete, extra=None):
+        self.dims = dims if isinstance(dims, list) else []
+        self.types = types if isinstance(types, list) else []
+        self.concrete = concrete if isinstance(concrete, list) else []
+        self.extra = extra or {}
+
+    def __len__(self):
+        return len(self.dims)
+
+    def type(self, i) -> str:
+        t = self.types[i] if i < len(self.types) else ""
+        return t if isinstance(t, str) else ""
+
+    def is_tensor(self, i) -> bool:
+        return i < len(self.dims) and self.type(i) not in NON_TENSOR and dtype_bytes(self.type(i)) is not None
+
+    def shape(self, i):
+        """The shape of tensor input i (a 0-dim tensor gives []), or None when i is no tensor."""
+        if not self.is_tensor(i):
+            return None
+        d = self.dims[i]
+        if not isinstance(d, list) or any(not isinstance(x, int) or isinstance(x, bool) for x in d):
+            return None
+        return d
+
+    def tensor_list(self, i):
+        """Shapes of a TensorList input (nested dims), or None when they were not recorded."""
+        if i >= len(self.dims) or self.type(i) != "TensorList":
+            return None
+        d = self.dims[i]
+        if not isinstance(d, list) or not d or not all(isinstance(s, list) for s in d):
+            return None
+        if any(not isinstance(x, int) for s in d for x in s):
+            return None
+        return d
+
+    def itemsize(self, i):
+        return dtype_bytes(self.type(i))
+
+    def nbytes(self, i):
+        """numel * element size of tensor input i, None when unknown; absent optional tensors are 0."""
+        if i < len(self.types) and self.type(i) == "" and (i >= len(self.dims) or self.dims[i] == []):
+            return 0
+        s, b = self.shape(i), self.itemsize(i)
+        if s is None or b is None:
+            return None
+        return numel(s) * b
+
+    def raw(self, i) -> str:
+        c = self.concrete[i] if i < len(self.concrete) else ""
+        return c if isinstance(c, str) else ""
+
+    def num(self, i, default=None):
+        s = self.raw(i).strip()
+        if s == "":
+            return default
+        if s in ("True", "False"):
+            return 1.0 if s == "True" else 0.0
+        try:
+            return float(s)
+        except ValueError:
+            return default
+
+    def int(self, i, default=None):
+        v = self.num(i)
+        if v is None or not math.isfinite(v) or not float(v).is_integer():
+            return default
+        return int(v)
+
+    def bool(self, i, default=None):
+        s = self.raw(i).strip()
+        if s in ("True", "1", "true"):
+            return True
+        if s in ("False", "0", "false"):
+            return False
+        return default
+
+    def ints(self, i, default=None):
+        """Parse an int list such as '[1, 1]' (or a bare int)."""
+        s = self.raw(i).strip()
+        if not s:
+            return default
+        if s.startswith("[") and s.endswith("]"):
+            body = s[1:-1].strip()
+            if not body:
+                return []
+            try:
+                return [_as_int(float(x)) for x in body.split(",")]
+            except ValueError:
+                return default
+        v = self.int(i)
+        return [v] if v is not None else default
+
+    def bools(self, i, default=None):
+        s = self.raw(i).strip()
+        if not (s.startswith("[") and s.endswith("]")):
+            return default
+        out = []
+        for x in s[1:-1].split(","):
+            x = x.strip()
+            if x not in ("True", "False"):
+                return default
+            out.append(x == "True")
+        return out
+
+    def tensor_idx(self):
+        return [i for i in range(len(self.dims)) if self.shape(i) is not None]
+
+
+def compute_name(type_str):
+    return compute_dtype(type_str)
+
+
+def _lookup(name: str):
+    fn = FORMULAS.get(name)
+    if fn is not None:
+        return name, fn
+    # some traces carry the overload ('aten::add.Tensor', 'aten::softmax.int')
+    head, sep, tail = name.rpartition(".")
+    if sep and "::" in head and "(" not in tail:
+        fn = FORMULAS.get(head)
+        if fn is not None:
+            return head, fn
+    if name.startswith("triton_"):
+        return name, FORMULAS.get("triton_")
+    return name, None
+
+
+# Inductor kernel-name prefixes: pointwise, reduction, persistent reduction, template (GEMM)
+_TRITON_FAMILY = {"poi_": "elementwise", "red_": "reduction", "per_": "reduction", "tem_": "gemm"}
+
+
+def has_formula(name) -> bool:
+    return isinstance(name, str) and _lookup(name)[1] is not None
+
+
+def op_cost(name, dims, types, concrete, extra=None) -> OpCost | None:
+    """Cost of one op; None when no formula is registered for `name`. Never raises."""
+    if not isinstance(name, str):
+        return None
+    key, fn = _lookup(name)
+    if fn is None:
+        return None
+    family = FAMILY.get(key, getattr(fn, "family", "other"))
+    if name.startswith("triton_"):
+        family = _TRITON_FAMILY.get(name[7:11], "other")
+    try:
+        res = fn(Args(dims, types, concrete, extra))
+    except Exception as e:  # a malformed trace must not stop the analysis
+        return OpCost(family=family, note=f"formula failed: {type(e).__name__}: {e}"[:200])
+    if res is None:
+        return OpCost(family=family, note="inputs not recorded or not understood")
+    if res.family == "other" and family != "other":
+        res = OpCost(**{**res.__dict__, "family": family})
+    return res
+
+
+def cost_ops(ops):
+    """Vectorized op_cost over a DataFrame (see frame.cost_ops)."""
+    from .frame import cost_ops as _cost_ops  # pandas is imported only when a table is costed
+    return _cost_ops(ops)

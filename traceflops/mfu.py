@@ -1,0 +1,96 @@
+"""mfu: model FLOPs utilization from a trace — whole run, per step, per module, over time.
+
+MFU = Σ_i flops_i / peak(device_i, dtype_i, math mode_i), divided by (wall time × GPUs active).
+Each kernel is weighed against the peak of the units it ran on, so a mixed bf16/fp32 run is not
+judged against one number.  HFU adds recomputed FLOPs.
+"""
+import numpy as np
+import pandas as pd
+
+
+def union_length(starts, ends):
+    """Total length covered by intervals (concurrent streams counted once)."""
+    if len(starts) == 0:
+        return 0.0
+    order = np.argsort(starts, kind="stable")
+    s, e = np.asarray(starts, float)[order], np.asarray(ends, float)[order]
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > reach[:-1]
+    seg = np.cumsum(new) - 1
+    seg_start = s[new]
+    seg_end = pd.Series(reach).groupby(seg).max().to_numpy()
+    return float(np.sum(seg_end - seg_start))
+
+
+def _peak_seconds(k, col="flops"):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k["peak_tflops"].to_numpy(float) > 0,
+                        k[col].to_numpy(float) / (k["peak_tflops"].to_numpy(float) * 1e12), np.nan)
+
+
+def _block(k, wall_us, gpus):
+    flops_k = k[np.nan_to_num(k["flops"].to_numpy(float)) > 0]
+    ps = np.nansum(_peak_seconds(flops_k))
+    ps_h = ps + np.nansum(_peak_seconds(flops_k.assign(r=flops_k["recompute_flops"]), "r"))
+    busy = sum(union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"]).to_numpy(float))
+               for _, g in k.groupby("device"))
+    denom = wall_us * 1e-6 * max(gpus, 1)
+    return {
+        "flops": float(np.nansum(k["flops"].to_numpy(float))),
+        "recompute_flops": float(np.nansum(k["recompute_flops"].to_numpy(float))),
+        "wall_us": float(wall_us),
+        "gpu_busy_us": float(busy),
+        "gpus": int(gpus),
+        "mfu": float(ps / denom) if denom > 0 and ps > 0 else None,
+        "hfu": float(ps_h / denom) if denom > 0 and ps_h > 0 else None,
+        "busy_mfu": float(ps / (busy * 1e-6)) if busy > 0 and ps > 0 else None,
+        "achieved_tflops": float(np.nansum(k["flops"].to_numpy(float)) / (denom * 1e12)) if denom > 0 else None,
+    }
+
+
+def mfu_summary(k, ops, windows=40):
+    """The `mfu` block of summary.json plus per-step, per-module and over-time tables."""
+    k = k[k["dur_us"].notna() & k["ts_us"].notna()]
+    if not len(k):
+        return {"mfu": None, "note": "no GPU activity"}, {}
+    gpus = k["device"].nunique()
+    starts, ends = k["ts_us"].to_numpy(float), (k["ts_us"] + k["dur_us"]).to_numpy(float)
+    span = float(ends.max() - starts.min())
+    steps = ops[(ops["cat"] == "user_annotation") & ops["name"].str.match(r"^ProfilerStep#\d+$")] if len(ops) else ops
+    basis = "first kernel start to last kernel end"
+    wall = span
+    out = _block(k, wall, gpus)
+    out["wall_basis"] = basis
+    missing_peak = (np.nan_to_num(k["flops"].to_numpy(float)) > 0) & ~(k["peak_tflops"].to_numpy(float) > 0)
+    out["kernels_with_flops_but_no_peak"] = int(missing_peak.sum())
+    tables = {}
+    if k["step"].notna().any():
+        rows = []
+        for s, g in k[k["step"].notna()].groupby("step"):
+            st, en = g["ts_us"].min(), (g["ts_us"] + g["dur_us"]).max()
+            rows.append({"step": int(s), **_block(g, float(en - st), g["device"].nunique())})
+        tables["steps"] = pd.DataFrame(rows)
+        out["per_step"] = rows
+    if k["module"].notna().any():
+        top = k["module"].astype(object).where(k["module"].notna(), None)
+        rows = []
+        for m, g in k[top.notna()].groupby(top[top.notna()]):
+            busy = union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"]).to_numpy(float))
+            ps = np.nansum(_peak_seconds(g))
+            rows.append({"module": m, "kernels": len(g), "gpu_time_us": float(g["dur_us"].sum()),
+                         "flops": float(np.nansum(g["flops"])), "busy_mfu": float(ps / (busy * 1e-6)) if busy > 0 and ps > 0 else None})
+        mods = pd.DataFrame(rows).sort_values("gpu_time_us", ascending=False)
+        tables["modules"] = mods
+        out["per_module_top"] = mods.head(20).to_dict("records")
+    if span > 0:
+        edges = np.linspace(starts.min(), ends.max(), windows + 1)
+        mid = (starts + ends) / 2
+        which = np.clip(np.searchsorted(edges, mid, side="right") - 1, 0, windows - 1)
+        rows = []
+        for w in range(windows):
+            g = k[which == w]
+            rows.append({"window": w, "start_us": float(edges[w]), "end_us": float(edges[w + 1]),
+                         **{c: v for c, v in _block(g, float(edges[w + 1] - edges[w]), gpus).items() if c in ("flops", "mfu", "busy_mfu", "gpu_busy_us")}})
+        tables["timeline"] = pd.DataFrame(rows)
+    return out, tables

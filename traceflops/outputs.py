@@ -1,0 +1,77 @@
+"""Write an Analysis to disk: kernels.parquet, ops.parquet, summary.json, report.html.
+
+Outputs are deterministic: the same trace gives byte-identical Parquet and JSON (no timestamps,
+no hostnames, stable column order and types).
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import TraceError
+from .redact import redact
+
+
+def _arrow(df):
+    """Plain Arrow types: strings stay strings (dictionary-encoded on disk), objects become strings."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == object or str(s.dtype) in ("str", "string"):
+            vals = [None if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA) else
+                    (v if isinstance(v, str) else (bool(v) if isinstance(v, (bool, np.bool_)) else str(v))) for v in s]
+            types = {type(v) for v in vals if v is not None}
+            out[c] = pa.array(vals, type=pa.bool_() if types == {bool} else pa.string())
+        elif str(s.dtype) in ("Int64", "Int32"):
+            out[c] = pa.array(s, type=pa.int64())
+        else:
+            out[c] = pa.array(s.to_numpy(), from_pandas=True)
+    return pa.table(out)
+
+
+def write_parquet(df, path):
+    pq.write_table(_arrow(df), path, compression="zstd", use_dictionary=True, write_statistics=True)
+
+
+def _clean(o):
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating, float)):
+        return float(o) if math.isfinite(o) else None
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if o is pd.NA:
+        return None
+    return o
+
+
+def summary_json(summary):
+    return json.dumps(_clean(redact(summary)), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def write_outputs(analysis, outdir, report=True):
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / ".traceflops-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise TraceError(f"{outdir}: cannot write output folder ({e.strerror or e})") from None
+    paths = {"kernels": outdir / "kernels.parquet", "ops": outdir / "ops.parquet", "summary": outdir / "summary.json"}
+    write_parquet(analysis.kernels, paths["kernels"])
+    write_parquet(analysis.ops, paths["ops"])
+    paths["summary"].write_text(summary_json(analysis.summary), encoding="utf-8")
+    if report:
+        from .report.html import write_report
+        paths["report"] = outdir / "report.html"
+        write_report(analysis, paths["report"])
+    return paths

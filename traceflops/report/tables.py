@@ -1,0 +1,159 @@
+"""Grouped views of the kernel table shared by the plots, the HTML report and compare.
+
+A *work key* names what a kernel computes, not how a library implemented it: the CPU op that launched
+it, that op's input shapes and dtype, and the kernel category.  Mangled kernel names differ across
+library versions and vendors; these do not.  Kernels with no op fall back to category + a normalized
+name (template arguments, argument lists and numbers stripped).
+"""
+import re
+
+import numpy as np
+import pandas as pd
+
+KEY_COLUMNS = ["op", "input_dims", "dtype", "category"]
+
+_TEMPLATE = re.compile(r"<[^<>]*>")
+_ARGS = re.compile(r"\([^()]*\)\s*$")
+_NUM = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_name(name):
+    """A kernel name with template arguments, trailing argument list and numbers removed."""
+    if not isinstance(name, str):
+        return ""
+    s = name.strip()
+    if s.startswith("void "):
+        s = s[5:]
+    for _ in range(20):  # innermost template argument lists first
+        t = _TEMPLATE.sub("", s)
+        if t == s:
+            break
+        s = t
+    s = _ARGS.sub("", s)
+    s = _NUM.sub("N", s)
+    return _SPACE.sub(" ", s).strip()
+
+
+def _text(col):
+    return col.astype(object).where(col.notna(), "").astype(str)
+
+
+def work_keys(k):
+    """DataFrame of the key columns (strings, '' for missing) for each kernel row of `k`."""
+    op = _text(k["op"]) if "op" in k else pd.Series([""] * len(k), index=k.index)
+    no_op = op == ""
+    out = pd.DataFrame({
+        "op": op,
+        "input_dims": _text(k["input_dims"]).where(~no_op, ""),
+        "dtype": _text(k["dtype"]).where(~no_op, ""),
+        "category": _text(k["category"]).replace("", "other"),
+    }, index=k.index)
+    if no_op.any():
+        out.loc[no_op, "op"] = ["name: " + normalize_name(n) for n in k.loc[no_op, "name"]]
+    return out
+
+
+def key_label(op, dims, dtype, category):
+    parts = [op or "?"]
+    if dims:
+        parts.append(dims)
+    if dtype:
+        parts.append(dtype)
+    parts.append(f"[{category}]")
+    return " ".join(parts)
+
+
+def aggregate(k, by):
+    """One row per group of `by` columns with summed time/FLOPs/bytes and time-weighted roofline numbers.
+
+    achieved_tflops = Σflops / Σtime; intensity = Σflops / Σbytes (rows with both); pct_of_ceiling =
+    Σ time_at_ceiling / Σ time over rows that have a ceiling, ×100 (the per-kernel definition, pooled).
+    """
+    if not len(k):
+        return pd.DataFrame(columns=list(by) + ["kernels", "time_us", "flops", "bytes", "achieved_tflops",
+                                                "intensity", "pct_of_ceiling", "time_lost_us", "top_name"])
+    dur = k["dur_us"].to_numpy(float)
+    dur = np.where(np.isfinite(dur), dur, 0.0)
+    flops = np.nan_to_num(k["flops"].to_numpy(float)) if "flops" in k else np.zeros(len(k))
+    byts = k["bytes"].to_numpy(float) if "bytes" in k else np.full(len(k), np.nan)
+    tc = k["time_at_ceiling_us"].to_numpy(float) if "time_at_ceiling_us" in k else np.full(len(k), np.nan)
+    lost = k["time_lost_us"].to_numpy(float) if "time_lost_us" in k else np.full(len(k), np.nan)
+    both = (flops > 0) & np.isfinite(byts) & (byts > 0)
+    has_c = np.isfinite(tc)
+    keys = pd.DataFrame({c: (k[c].astype(object).where(k[c].notna(), "") if c in k else "") for c in by}, index=k.index)
+    w = keys.assign(
+        _n=1, _t=dur, _f=flops, _b=np.where(np.isfinite(byts), byts, 0.0), _bh=np.isfinite(byts),
+        _fi=np.where(both, flops, 0.0), _bi=np.where(both, byts, 0.0),
+        _tc=np.where(has_c, tc, 0.0), _tct=np.where(has_c, dur, 0.0), _l=np.where(np.isfinite(lost), lost, 0.0),
+        _lh=np.isfinite(lost),
+        _pk=k["peak_tflops"].to_numpy(float) if "peak_tflops" in k else np.nan,
+        _bw=k["peak_tbps"].to_numpy(float) if "peak_tbps" in k else np.nan,
+    )
+    g = w.groupby(list(by), sort=False, dropna=False)
+    agg = g.agg(kernels=("_n", "sum"), time_us=("_t", "sum"), flops=("_f", "sum"), bytes=("_b", "sum"),
+                has_bytes=("_bh", "any"), fi=("_fi", "sum"), bi=("_bi", "sum"), tc=("_tc", "sum"), tct=("_tct", "sum"),
+                time_lost_us=("_l", "sum"), has_lost=("_lh", "any"), peak_tflops=("_pk", "max"), peak_tbps=("_bw", "max"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        agg["achieved_tflops"] = np.where(agg["time_us"] > 0, agg["flops"] / agg["time_us"] / 1e6, np.nan)
+        agg["intensity"] = np.where(agg["bi"] > 0, agg["fi"] / agg["bi"], np.nan)
+        agg["pct_of_ceiling"] = np.where(agg["tct"] > 0, agg["tc"] / agg["tct"] * 100, np.nan)
+    agg["bytes"] = agg["bytes"].where(agg["has_bytes"], np.nan)
+    agg["time_lost_us"] = agg["time_lost_us"].where(agg["has_lost"], np.nan)
+    names = k.assign(**{c: keys[c] for c in by}).assign(_t=dur).sort_values("_t", ascending=False, kind="stable")
+    top = names.drop_duplicates(list(by)).set_index(list(by))["name"].rename("top_name")
+    agg = agg.join(top)
+    agg = agg.drop(columns=["has_bytes", "fi", "bi", "tc", "tct", "has_lost"]).reset_index()
+    return agg.sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def group_table(k):
+    """Kernels grouped by work key (op + input_dims + dtype + category)."""
+    keys = work_keys(k)
+    kk = k.drop(columns=[c for c in KEY_COLUMNS if c in k.columns]).join(keys)
+    return aggregate(kk, KEY_COLUMNS)
+
+
+def fmt_num(x, digits=3):
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(x):
+        return "–"
+    ax = abs(x)
+    if ax == 0:
+        return "0"
+    if ax >= 1e15:
+        return f"{x / 1e15:.{digits}g}P"
+    if ax >= 1e12:
+        return f"{x / 1e12:.{digits}g}T"
+    if ax >= 1e9:
+        return f"{x / 1e9:.{digits}g}G"
+    if ax >= 1e6:
+        return f"{x / 1e6:.{digits}g}M"
+    if ax >= 1e4:
+        return f"{x / 1e3:.{digits}g}k"
+    return f"{x:.{digits}g}"
+
+
+def fmt_us(us):
+    try:
+        us = float(us)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(us):
+        return "–"
+    if abs(us) >= 1e6:
+        return f"{us / 1e6:.3g} s"
+    if abs(us) >= 1e3:
+        return f"{us / 1e3:.3g} ms"
+    return f"{us:.3g} µs"
+
+
+def fmt_pct(x, digits=3):
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    return f"{x:.{digits}g}%" if np.isfinite(x) else "–"

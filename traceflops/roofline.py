@@ -1,0 +1,114 @@
+"""roofline: per-kernel achieved rates, ceilings and bound, given FLOPs, bytes and the device each ran on.
+
+ceiling = min(peak(dtype, math mode), intensity × bandwidth).  `pct_of_ceiling` is never clipped: a kernel
+far above its ceiling is flagged (`cache_resident` if its bytes fit in L2, else `suspect`).
+"""
+import numpy as np
+import orjson
+import pandas as pd
+
+from .devices import peak_for
+
+HALF = {"bf16", "fp16", "fp8", "int8", "fp4"}
+TENSOR_CATS = {"gemm", "conv", "attention"}
+
+
+def compute_dtype(op_dtype, name_dtype, category, tensor_core):
+    """(dtype, tensor_core) of each kernel's math: the op's dtype, refined by what the kernel name says."""
+    d = pd.Series(op_dtype, dtype=object).where(pd.notna(pd.Series(op_dtype, dtype=object)), None)
+    nd = pd.Series(name_dtype, dtype=object)
+    cat = pd.Series(category, dtype=object)
+    tc = pd.Series(tensor_core, dtype=object)
+    # An fp32 GEMM runs as TF32 only when the kernel name says so; an fp8 kernel name beats a bf16 op.
+    refine = nd.notna() & (d.isna() | ((d == "fp32") & (nd == "tf32")) | (nd == "fp8"))
+    d = d.where(~refine, nd)
+    guess_tc = cat.isin(TENSOR_CATS) & (d.isin(HALF) | (d == "tf32"))
+    tc = tc.where(tc.notna(), guess_tc).astype(bool)
+    return d.to_numpy(object), tc.to_numpy(bool)
+
+
+def roofline(k, devices, device_props=None):
+    """Add roofline columns to kernel table `k` (needs flops, bytes, dur_us, device, dtype, tensor_core)."""
+    n = len(k)
+    dur_s = k["dur_us"].to_numpy(float) * 1e-6
+    flops = k["flops"].to_numpy(float)
+    byts = k["bytes"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        achieved = np.where(dur_s > 0, flops / dur_s / 1e12, np.nan)
+        achieved_bw = np.where(dur_s > 0, byts / dur_s / 1e12, np.nan)
+        intensity = np.where(byts > 0, flops / byts, np.nan)
+    peak = np.full(n, np.nan)
+    bw = np.full(n, np.nan)
+    l2 = np.full(n, np.nan)
+    dev = k["device"].to_numpy(object)
+    dtypes, tcs = k["dtype"].to_numpy(object), k["tensor_core"].to_numpy(bool)
+    combos = pd.DataFrame({"dev": dev, "dt": dtypes, "tc": tcs}).astype(object).fillna(-1)
+    for (d, dt, tc), rows in combos.groupby(["dev", "dt", "tc"], dropna=False).indices.items():
+        spec = devices.get(int(d)) if d != -1 and d is not None else None
+        if spec is None:
+            continue
+        p = peak_for(spec, None if dt == -1 else dt, bool(tc))
+        peak[rows] = np.nan if p is None else p
+        bw[rows] = np.nan if spec.peak_tbps is None else spec.peak_tbps
+        l2[rows] = np.nan if spec.l2_mb is None else spec.l2_mb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mem_roof = intensity * bw
+        ceiling = np.fmin(peak, mem_roof)
+        ceiling = np.where(np.isfinite(flops) & (flops > 0), ceiling, np.nan)
+        has_flops = np.isfinite(ceiling) & (ceiling > 0)
+        bytes_only = ~has_flops & np.isfinite(byts) & (byts > 0) & np.isfinite(bw)
+        pct = np.where(has_flops, achieved / ceiling * 100, np.where(bytes_only, achieved_bw / bw * 100, np.nan))
+        bound = np.where(has_flops, np.where(mem_roof < peak, "memory", "compute"), np.where(bytes_only, "memory", None))
+        t_ceiling = np.where(has_flops, flops / (ceiling * 1e12) * 1e6, np.where(bytes_only, byts / (bw * 1e12) * 1e6, np.nan))
+    k["achieved_tflops"] = achieved
+    k["achieved_tbps"] = achieved_bw
+    k["intensity"] = intensity
+    k["peak_tflops"] = peak
+    k["peak_tbps"] = bw
+    k["ceiling_tflops"] = ceiling
+    k["pct_of_ceiling"] = pct
+    k["bound"] = bound
+    k["time_at_ceiling_us"] = t_ceiling
+    k["time_lost_us"] = np.where(np.isfinite(t_ceiling), k["dur_us"].to_numpy(float) - t_ceiling, np.nan)
+    over = np.nan_to_num(pct) > 105
+    fits_l2 = np.isfinite(l2) & (np.nan_to_num(byts) <= l2 * 1e6)
+    k["roof_flag"] = np.where(over, np.where(fits_l2, "cache_resident", "suspect"), None)
+    _launch_shape(k, devices, device_props or {})
+    return k
+
+
+def _launch_shape(k, devices, props):
+    """Waves and tail efficiency from grid, block and the achieved-occupancy estimate Kineto records."""
+    grid = _prod3(k["grid"]) if "grid" in k else np.full(len(k), np.nan)
+    block = _prod3(k["block"]) if "block" in k else np.full(len(k), np.nan)
+    occ = k["occupancy"].to_numpy(float) if "occupancy" in k else np.full(len(k), np.nan)
+    sms = np.full(len(k), np.nan)
+    max_warps = np.full(len(k), np.nan)
+    for d, rows in pd.Series(k["device"].to_numpy(object)).groupby(k["device"].to_numpy(object), dropna=True).indices.items():
+        spec = devices.get(int(d))
+        p = props.get(int(d), {})
+        n_sm = p.get("numSms") or (spec.sms if spec else None)
+        sms[rows] = n_sm if n_sm else np.nan
+        mt = p.get("maxThreadsPerMultiProcessor")
+        max_warps[rows] = mt / 32 if mt else np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        warps_per_block = np.ceil(block / 32)
+        resident = np.floor(occ / 100 * max_warps / warps_per_block)
+        resident = np.where(resident >= 1, resident, np.nan)
+        waves = grid / (sms * resident)
+        k["waves"] = waves
+        k["tail_efficiency"] = np.where(waves > 0, waves / np.ceil(waves), np.nan)
+        k["sm_fill"] = np.where(grid > 0, np.minimum(grid / sms, 1.0), np.nan)
+
+
+def _prod3(col):
+    codes, uniq = pd.factorize(pd.Series(col, dtype=object))
+    vals = []
+    for u in uniq:
+        try:
+            dims = orjson.loads(u)
+            vals.append(float(np.prod([int(x) for x in dims])) if dims else np.nan)
+        except Exception:
+            vals.append(np.nan)
+    arr = np.array(vals + [np.nan])
+    return arr[codes]
