@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import devices as devmod
-from .attribute import attribute, one_level
+from .attribute import attribute, mark_recompute, one_level
 from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
 from .link import link
@@ -27,7 +27,7 @@ KERNEL_COLUMNS = [
 ]
 OP_COLUMNS = [
     "name", "cat", "ts_us", "dur_us", "pid", "tid", "input_dims", "input_types", "concrete_inputs",
-    "flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "external_id",
+    "flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute", "external_id",
     "seq", "parent", "module", "annotation", "step",
 ]
 
@@ -80,7 +80,7 @@ def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES,
 def analyze_trace(trace, *, catalog=None, device=None):
     catalog = catalog or devmod.load_catalog()
     gpu, ops = link(trace)
-    costs = one_level(ops, cost_ops(ops)) if len(ops) else _empty_costs()
+    costs = mark_recompute(ops, one_level(ops, cost_ops(ops))) if len(ops) else _empty_costs()
     classes = classify_kernels(gpu["name"])
     k = gpu.copy()
     att = attribute(gpu, ops, costs, classes)
@@ -111,7 +111,7 @@ def analyze_trace(trace, *, catalog=None, device=None):
         k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) else None, None)
     kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
     op_table = ops.copy()
-    for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below"):
+    for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):
         op_table[c] = costs[c].to_numpy() if c in costs else None
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
     mfu, tables = mfu_summary(kernels, op_table)
@@ -189,6 +189,7 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
             "cpu_ops": int(len(ops)), "gpu_time_us": total_time, "gpu_busy_us": float(busy),
             "flops": float(np.nansum(k["flops"].to_numpy(float))), "bytes": float(np.nansum(k["bytes"].to_numpy(float))),
             "op_flops": float(np.nansum(ops["flops"].to_numpy(float))) if len(ops) else 0.0,
+            "op_recompute_flops": float(np.nansum(ops["recompute_flops"].to_numpy(float))) if len(ops) else 0.0,
         },
         "coverage": {
             "link_rate": _f(linked.mean()) if len(kern) else None,

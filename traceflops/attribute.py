@@ -50,6 +50,43 @@ def one_level(ops, costs):
     return costs
 
 
+def mark_recompute(ops, costs):
+    """Activation-checkpointing recompute: forward ops (they record an autograd sequence number on the
+    forward thread) that run inside a backward node.  Their FLOPs are hardware work, not model work, so
+    they move from `flops` to `recompute_flops` (HFU counts them, MFU does not).
+    """
+    costs = costs.copy()
+    if not len(ops):
+        costs["recompute"] = False
+        return costs
+    in_bwd = ops["name"].str.startswith("autograd::engine::evaluate_function").to_numpy(bool)
+    under_bwd = _ancestors_of_set(ops["parent"].to_numpy(), in_bwd)
+    fwd_like = ops["seq"].notna().to_numpy(bool) & (ops["fwd_tid"] == 0).fillna(False).to_numpy(bool)
+    rec = under_bwd & fwd_like & ~in_bwd
+    f = costs["flops"].to_numpy(float)
+    r = costs["recompute_flops"].to_numpy(float)
+    costs["recompute_flops"] = np.where(rec, np.nan_to_num(r) + np.nan_to_num(f), r)
+    costs["flops"] = np.where(rec & np.isfinite(f), 0.0, f)
+    costs["recompute"] = rec
+    return costs
+
+
+def _ancestors_of_set(parent, flag):
+    """True for rows that have an ancestor with `flag` set."""
+    out = np.zeros(len(parent), dtype=bool)
+    anc = parent.copy()
+    todo = np.flatnonzero(anc >= 0)
+    cur = anc[todo]
+    while len(todo):
+        hit = flag[cur]
+        out[todo[hit]] = True
+        keep = ~hit
+        todo, cur = todo[keep], parent[cur[keep]]
+        keep = cur >= 0
+        todo, cur = todo[keep], cur[keep]
+    return out
+
+
 def math_op(ops, costs, launch_op):
     """For each kernel, the op whose shapes define its work: the launching op or its nearest costed ancestor.
 
@@ -58,7 +95,8 @@ def math_op(ops, costs, launch_op):
     n = len(ops)
     if n == 0:
         return np.full(len(launch_op), -1, dtype=np.int64)
-    costed = (np.nan_to_num(costs["flops"].to_numpy(float)) > 0) | costs["bytes"].notna().to_numpy()
+    costed = ((np.nan_to_num(costs["flops"].to_numpy(float)) > 0) | costs["bytes"].notna().to_numpy()
+              | (np.nan_to_num(costs["recompute_flops"].to_numpy(float)) > 0))
     own = np.where(costed, np.arange(n), -1).astype(np.int64)
     parent = ops["parent"].to_numpy().copy()
     parent[(ops["cat"] == "user_annotation").to_numpy()] = -1
@@ -86,7 +124,7 @@ def attribute(gpu, ops, costs, classes):
     w = np.where(dur > 0, dur, 1e-6)  # zero-length kernels still take a (tiny) share
     is_kernel = (gpu["kind"] == "kernel").to_numpy()
     compute = is_kernel & classes["category"].isin(COMPUTE).to_numpy() & ~classes["is_helper"].fillna(False).to_numpy(bool)
-    op_has_flops = np.nan_to_num(op_flops) > 0
+    op_has_flops = (np.nan_to_num(op_flops) > 0) | (np.nan_to_num(op_recomp) > 0)
     # If none of an op's kernels looks like compute, all its kernels share the FLOPs.
     grp = pd.Series(mop)
     any_compute = pd.Series(compute).groupby(grp).transform("any").to_numpy()
@@ -95,7 +133,7 @@ def attribute(gpu, ops, costs, classes):
     share_f = _share(w, mop, takes_flops)
     share_b = _share(w, mop, takes_bytes)
 
-    k["flops"] = np.where(takes_flops & op_has_flops, op_flops * share_f, np.nan)
+    k["flops"] = np.where(takes_flops & op_has_flops, np.nan_to_num(op_flops) * share_f, np.nan)
     k["flops"] = np.where(takes_flops & ~op_has_flops & (op_flops == 0), 0.0, k["flops"])
     k["recompute_flops"] = np.where(takes_flops & op_has_flops, np.nan_to_num(op_recomp) * share_f, np.nan)
     k["bytes"] = np.where(takes_bytes, op_bytes * share_b, np.nan)

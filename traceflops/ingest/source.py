@@ -4,6 +4,8 @@ The fast path hands msgspec the whole buffer once and keeps each event as a zero
 Only when that fails (torch <= 2.13 writes unescaped quotes in names; crashed jobs leave files cut
 off mid-write) do we fall back to a per-event salvage that keeps everything around the damage.
 """
+import codecs
+import io
 import json
 import os
 import re
@@ -29,7 +31,10 @@ def read_bytes(path, max_bytes=DEFAULT_MAX_BYTES, warnings=None):
                 size = os.fstat(f.fileno()).st_size
                 if size > max_bytes:
                     raise TraceError(f"{path}: file is {size:,} bytes, over the {max_bytes:,}-byte limit (raise it with --max-size)")
-                return f.read()
+                data = f.read(max_bytes + 1)  # bounded: a pipe or device reports size 0 and may never end
+                if len(data) > max_bytes:
+                    raise TraceError(f"{path}: input is over the {max_bytes:,}-byte limit (raise it with --max-size)")
+                return data
             return _gunzip(f, path, max_bytes, warnings if warnings is not None else [])
     except FileNotFoundError:
         raise TraceError(f"{path}: no such file") from None
@@ -37,37 +42,65 @@ def read_bytes(path, max_bytes=DEFAULT_MAX_BYTES, warnings=None):
         raise TraceError(f"{path}: is a directory, not a trace file") from None
     except PermissionError:
         raise TraceError(f"{path}: permission denied") from None
+    except io.UnsupportedOperation:  # seek() on a pipe or character device
+        raise TraceError(f"{path}: not a regular file (cannot seek)") from None
+
+
+STEP = 16 << 20  # most bytes one decompress call may produce: a bomb is caught after one step, not after the limit
+BOMB_MIN = 256 << 20  # below this much output the ratio guard stays quiet (small, very regular files are fine)
 
 
 def _gunzip(f, path, max_bytes, warnings):
+    """Inflate every gzip member (concatenated members are valid gzip) in bounded steps.
+
+    The ratio guard compares output with the compressed bytes consumed *so far*, so a bomb is refused
+    after a few hundred MB of output, never after inflating up to the size limit.
+    """
     comp_size = max(os.fstat(f.fileno()).st_size, 1)
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    parts, total = [], 0
+    parts, total, read, pending, members = [], 0, 0, b"", 1
     while True:
-        chunk = f.read(1 << 22)
-        if not chunk:
-            break
+        if not pending:
+            pending = f.read(1 << 16)  # small input steps: a corrupt block loses little of what came before
+            if not pending:
+                try:  # end of file: whatever inflate still holds (a capped call can leave a few bytes)
+                    tail = d.flush()
+                except zlib.error:
+                    tail = b""
+                parts.append(tail)
+                total += len(tail)
+                break
+            read += len(pending)
         try:
-            out = d.decompress(chunk, max_bytes + 1 - total)
+            out = d.decompress(pending, min(STEP, max_bytes + 1 - total))
         except zlib.error as e:
             if total == 0:
                 raise TraceError(f"{path}: corrupt gzip data ({e})") from None
             warnings.append(f"{path}: corrupt gzip data after {total:,} inflated bytes ({e}); kept what came before")
-            break
+            return b"".join(parts)
+        pending = d.unconsumed_tail
         parts.append(out)
         total += len(out)
-        if total > max_bytes or (total > (256 << 20) and total > BOMB_RATIO * comp_size):
-            raise TraceError(f"{path}: gzip inflates past {total:,} bytes from {comp_size:,} (limit {max_bytes:,}; "
-                             "a decompression bomb? raise the limit with --max-size)")
-        if d.unconsumed_tail:  # output was capped: feed the rest of this chunk before reading more
-            while d.unconsumed_tail and total <= max_bytes:
-                out = d.decompress(d.unconsumed_tail, max_bytes + 1 - total)
-                parts.append(out)
-                total += len(out)
-            if total > max_bytes:
-                raise TraceError(f"{path}: gzip inflates past the {max_bytes:,}-byte limit (raise it with --max-size)")
-        if d.eof:
-            break
+        consumed = max(read - len(pending) - len(d.unused_data), 1)
+        if total > max_bytes:
+            raise TraceError(f"{path}: gzip inflates past the {max_bytes:,}-byte limit (raise it with --max-size)")
+        if total > BOMB_MIN and total > BOMB_RATIO * consumed:
+            raise TraceError(f"{path}: gzip inflates {total:,} bytes from the first {consumed:,} of {comp_size:,} compressed "
+                             f"bytes (over {BOMB_RATIO}x: a decompression bomb?); refused")
+        if d.eof:  # end of one member: another may follow (cat a.gz b.gz, pigz, bgzip)
+            rest = d.unused_data.lstrip(b"\0")  # some writers pad with zeros
+            while len(rest) < 2:
+                more = f.read(1 << 20)
+                if not more:
+                    break
+                read += len(more)
+                rest = (rest + more).lstrip(b"\0")
+            if not rest:
+                return b"".join(parts)
+            if rest[:2] != GZIP_MAGIC:
+                warnings.append(f"{path}: non-gzip bytes after gzip member {members} (after {total:,} inflated bytes); ignored")
+                return b"".join(parts)
+            d, pending, members = zlib.decompressobj(16 + zlib.MAX_WBITS), rest, members + 1
     if not d.eof:
         warnings.append(f"{path}: gzip stream ends early (truncated file); kept the {total:,} bytes inflated")
     return b"".join(parts)
@@ -80,6 +113,10 @@ def split_top(data, path, warnings):
         raise TraceError(f"{path}: empty file")
     if stripped[:1] not in (b"{", b"["):
         raise TraceError(f"{path}: not a JSON trace (starts with {stripped[:12]!r})")
+    bad = _first_bad_utf8(data)
+    if bad is not None:  # msgspec would raise on it later, one chunk at a time; repair once, here
+        warnings.append(f"{path}: invalid UTF-8 (first at byte {bad:,}); replaced with U+FFFD")
+        data = data.decode("utf-8", errors="replace").encode("utf-8")
     try:
         if stripped[:1] == b"[":
             return {}, TOP_ARRAY.decode(data)
@@ -102,6 +139,20 @@ def split_top(data, path, warnings):
     return header, events
 
 
+def _first_bad_utf8(data):
+    """Offset of the first invalid UTF-8 byte, or None. ASCII (almost every trace) costs one fast scan."""
+    if data.isascii():
+        return None
+    dec, view, step = codecs.getincrementaldecoder("utf-8")(), memoryview(data), 1 << 24
+    for i in range(0, len(data), step):
+        held = len(dec.getstate()[0])  # bytes of a split character carried over from the previous slice
+        try:
+            dec.decode(view[i:i + step], final=i + step >= len(data))
+        except UnicodeDecodeError as e:
+            return i - held + e.start
+    return None
+
+
 # A line holding one `"key": "value",` pair whose value contains raw quotes (torch <= 2.13 does not escape them).
 _BAD_QUOTE_LINE = re.compile(r'^(\s*"[^"\n]+":\s*")(.*".*)("\s*,?\s*)$', re.M)
 _NEXT_EVENT = re.compile(r'[\n,]\s*\{\s*"(?:ph|name|cat|pid|tid|ts|args)"')
@@ -113,6 +164,11 @@ def _escape_line(m):
     inner = m.group(2)
     if '", "' in inner or '":' in inner:  # several keys on one line: not the torch quote bug
         return m.group(0)
+    try:  # already a valid JSON string (quotes escaped properly): leave it alone
+        json.loads('"' + inner + '"')
+        return m.group(0)
+    except ValueError:
+        pass
     return m.group(1) + inner.replace("\\", "/").replace('"', '\\"') + m.group(3)
 
 
@@ -148,7 +204,7 @@ def salvage(data, path, warnings):
             break
         try:
             obj, end = dec.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: hostile nesting depth
             nxt = _NEXT_EVENT.search(text, pos + 1)
             if nxt is None:
                 warnings.append(f"{path}: trace is cut off inside an event at char {pos:,}; kept {len(events):,} events before it")
@@ -169,7 +225,7 @@ def _lenient_object(text, path, warnings, quiet=False):
     try:
         obj, _ = json.JSONDecoder().raw_decode(text.strip())
         return obj if isinstance(obj, dict) else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         if not quiet:
             warnings.append(f"{path}: trace metadata header is damaged; device properties may be missing")
         return {}

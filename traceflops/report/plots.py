@@ -67,6 +67,7 @@ def roofline_points(a, by="auto", max_points=DEFAULT_MAX_POINTS):
             "kernels": 1, "time_us": kp["dur_us"].to_numpy(float), "achieved_tflops": kp["achieved_tflops"].to_numpy(float),
             "intensity": kp["intensity"].to_numpy(float), "pct_of_ceiling": kp["pct_of_ceiling"].to_numpy(float),
             "peak_tflops": kp["peak_tflops"].to_numpy(float), "peak_tbps": kp["peak_tbps"].to_numpy(float),
+            "tensor_core": kp["tensor_core"].fillna(False).to_numpy(bool) if "tensor_core" in kp else False,
         })
     elif by == "group":
         g = group_table(kp)
@@ -89,10 +90,13 @@ def _roofs(a, pts):
     """[(label, peak TFLOP/s, bandwidth TB/s)] for each distinct roof the plotted work runs against."""
     roofs = []
     if len(pts) and pts["peak_tflops"].notna().any():
-        combos = pts[pts["peak_tflops"].notna()].groupby(["peak_tflops", "peak_tbps"], dropna=False)["dtype"].agg(
-            lambda s: ", ".join(sorted({str(x) for x in s if isinstance(x, str) and x})) or "?")
-        for (pk, bw), dts in combos.items():
-            roofs.append((dts, float(pk), float(bw) if np.isfinite(bw) else None))
+        p = pts[pts["peak_tflops"].notna()]
+        tc = p["tensor_core"] if "tensor_core" in p else pd.Series(False, index=p.index)
+        labels = [f"{d if isinstance(d, str) and d else '?'}{' tensor cores' if t else ''}" for d, t in zip(p["dtype"], tc)]
+        combos = p.assign(_l=labels).groupby(["peak_tflops", "peak_tbps"], dropna=False)["_l"].agg(
+            lambda s: ", ".join(sorted(set(s))))
+        for (pk, bw), lab in combos.items():
+            roofs.append((lab, float(pk), float(bw) if np.isfinite(bw) else None))
     else:
         dev = (a.summary or {}).get("device") or {}
         peaks = dev.get("peak_tflops") or {}

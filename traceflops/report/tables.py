@@ -89,19 +89,20 @@ def aggregate(k, by):
         _lh=np.isfinite(lost),
         _pk=k["peak_tflops"].to_numpy(float) if "peak_tflops" in k else np.nan,
         _bw=k["peak_tbps"].to_numpy(float) if "peak_tbps" in k else np.nan,
+        _tcore=k["tensor_core"].fillna(False).to_numpy(bool) if "tensor_core" in k else False,
     )
     g = w.groupby(list(by), sort=False, dropna=False)
     agg = g.agg(kernels=("_n", "sum"), time_us=("_t", "sum"), flops=("_f", "sum"), bytes=("_b", "sum"),
                 has_bytes=("_bh", "any"), fi=("_fi", "sum"), bi=("_bi", "sum"), tc=("_tc", "sum"), tct=("_tct", "sum"),
-                time_lost_us=("_l", "sum"), has_lost=("_lh", "any"), peak_tflops=("_pk", "max"), peak_tbps=("_bw", "max"))
+                time_lost_us=("_l", "sum"), has_lost=("_lh", "any"), peak_tflops=("_pk", "max"), peak_tbps=("_bw", "max"), tensor_core=("_tcore", "any"))
     with np.errstate(divide="ignore", invalid="ignore"):
         agg["achieved_tflops"] = np.where(agg["time_us"] > 0, agg["flops"] / agg["time_us"] / 1e6, np.nan)
         agg["intensity"] = np.where(agg["bi"] > 0, agg["fi"] / agg["bi"], np.nan)
         agg["pct_of_ceiling"] = np.where(agg["tct"] > 0, agg["tc"] / agg["tct"] * 100, np.nan)
     agg["bytes"] = agg["bytes"].where(agg["has_bytes"], np.nan)
     agg["time_lost_us"] = agg["time_lost_us"].where(agg["has_lost"], np.nan)
-    names = k.assign(**{c: keys[c] for c in by}).assign(_t=dur).sort_values("_t", ascending=False, kind="stable")
-    top = names.drop_duplicates(list(by)).set_index(list(by))["name"].rename("top_name")
+    names = keys.assign(_name=k["name"].to_numpy(object), _t=dur).sort_values("_t", ascending=False, kind="stable")
+    top = names.drop_duplicates(list(by)).set_index(list(by))["_name"].rename("top_name")
     agg = agg.join(top)
     agg = agg.drop(columns=["has_bytes", "fi", "bi", "tc", "tct", "has_lost"]).reset_index()
     return agg.sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)

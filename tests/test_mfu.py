@@ -1,0 +1,77 @@
+"""MFU/HFU from traces: recompute detection on CPU, and a hand calculation on a small GPU trace."""
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from traceflops.analysis import analyze  # noqa: E402
+
+
+def _profile(tmp_path, use_checkpoint, reentrant):
+    from torch.profiler import ProfilerActivity, profile
+    from torch.utils.checkpoint import checkpoint
+
+    torch.manual_seed(0)
+    l1, l2, l3 = torch.nn.Linear(32, 64), torch.nn.Linear(64, 64), torch.nn.Linear(64, 16)
+    x = torch.randn(8, 32, requires_grad=True)
+
+    def segment(h):
+        return torch.relu(l2(torch.relu(l1(h))))
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        h = checkpoint(segment, x, use_reentrant=reentrant) if use_checkpoint else segment(x)
+        l3(h).sum().backward()
+    path = tmp_path / f"ckpt_{use_checkpoint}_{reentrant}.json"
+    prof.export_chrome_trace(str(path))
+    return analyze(path)
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_hfu_minus_mfu_is_the_recomputed_forward(tmp_path, reentrant):
+    plain = _profile(tmp_path, False, reentrant)
+    ckpt = _profile(tmp_path, True, reentrant)
+    # The checkpointed segment's forward is two Linear layers: 2·B·in·out each.
+    recomputed = 2 * 8 * 32 * 64 + 2 * 8 * 64 * 64
+    gemm = lambda a: a.ops.loc[a.ops["family"] == "gemm"]
+    assert gemm(ckpt)["recompute_flops"].fillna(0).sum() == recomputed
+    # Model FLOPs (MFU's numerator) do not change with checkpointing; hardware FLOPs grow by the recompute.
+    assert gemm(ckpt)["flops"].sum() == gemm(plain)["flops"].sum()
+    assert ckpt.summary["totals"]["op_recompute_flops"] - plain.summary["totals"]["op_recompute_flops"] == pytest.approx(
+        recomputed + (ckpt.ops.loc[ckpt.ops["family"] != "gemm", "recompute_flops"].fillna(0).sum()
+                      - plain.ops.loc[plain.ops["family"] != "gemm", "recompute_flops"].fillna(0).sum()))
+
+
+def _gpu_trace(tmp_path):
+    """Two bf16 GEMMs on an H100 with a 100 µs gap: hand-computable MFU."""
+    props = [{"id": 0, "name": "NVIDIA H100 80GB HBM3", "computeMajor": 9, "computeMinor": 0, "numSms": 132,
+              "totalGlobalMem": 85018279936, "maxThreadsPerMultiProcessor": 2048}]
+    ev = []
+    for i, (t0, corr) in enumerate([(1000.0, 11), (1200.0, 12)]):
+        ev += [
+            {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 1, "tid": 1, "ts": t0 - 50, "dur": 20,
+             "args": {"External id": corr, "Input Dims": [[4096, 4096], [4096, 4096]], "Input type": ["c10::BFloat16", "c10::BFloat16"],
+                      "Concrete Inputs": ["", ""]}},
+            {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": t0 - 45, "dur": 5,
+             "args": {"correlation": corr}},
+            {"ph": "X", "cat": "kernel", "name": "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x256x64", "pid": 0,
+             "tid": 7, "ts": t0, "dur": 100.0, "args": {"correlation": corr, "device": 0, "stream": 7}},
+        ]
+    p = tmp_path / "mm.json"
+    p.write_text(json.dumps({"deviceProperties": props, "traceEvents": ev}))
+    return p
+
+
+def test_mfu_hand_calculation(tmp_path):
+    a = analyze(_gpu_trace(tmp_path))
+    flops_each = 2 * 4096 ** 3  # 137.44 GFLOP
+    k = a.kernels
+    assert list(k["flops"]) == [flops_each, flops_each]
+    # achieved 1.374e11 / 100e-6 s = 1374.4 TFLOP/s: above the 989.4 bf16 peak, so flagged, never clipped
+    assert k["achieved_tflops"][0] == pytest.approx(flops_each / 100e-6 / 1e12)
+    assert k["peak_tflops"][0] == pytest.approx(989.4)
+    m = a.summary["mfu"]
+    wall = 300e-6  # first kernel start (1000) → last kernel end (1300)
+    assert m["wall_us"] == pytest.approx(300.0)
+    assert m["mfu"] == pytest.approx(2 * flops_each / (989.4e12 * wall))
+    assert m["busy_mfu"] == pytest.approx(2 * flops_each / (989.4e12 * 200e-6))

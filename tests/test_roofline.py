@@ -1,0 +1,84 @@
+"""Hand-worked roofline numbers for one compute-bound and one memory-bound kernel on an H100 SXM."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from traceflops.devices import load_catalog
+from traceflops.roofline import compute_dtype, roofline
+
+
+def _kernels():
+    return pd.DataFrame({
+        "name": ["gemm", "add"], "device": pd.array([0, 0], dtype="Int64"),
+        "dur_us": [200.0, 50.0],
+        # GEMM 8192^3 in bf16: 2·8192³ FLOPs, reads A and B, writes C: 3·8192²·2 bytes
+        "flops": [2 * 8192 ** 3, 1 << 26], "bytes": [3 * 8192 ** 2 * 2, 3 * (1 << 26) * 2],
+        "dtype": ["bf16", "bf16"], "tensor_core": [True, False],
+        "grid": [None, None], "block": [None, None], "occupancy": [np.nan, np.nan],
+    })
+
+
+def test_compute_and_memory_bound_by_hand():
+    h100 = load_catalog()["h100-sxm"]
+    assert h100.peak_tflops["bf16"] == pytest.approx(989.4)  # dense, not the 1979 sparse figure
+    k = roofline(_kernels(), {0: h100})
+    g, a = k.iloc[0], k.iloc[1]
+    # GEMM: intensity = 2·8192³ / (6·8192²) = 8192/3 ≈ 2730.7 flop/byte; 2730.7 × 3.35 TB/s = 9148 > 989.4 → compute bound
+    assert g["intensity"] == pytest.approx(8192 / 3)
+    assert g["ceiling_tflops"] == pytest.approx(989.4)
+    assert g["bound"] == "compute"
+    achieved = 2 * 8192 ** 3 / 200e-6 / 1e12  # 5497.6 TFLOP/s: impossible on this GPU, so it must be flagged
+    assert g["achieved_tflops"] == pytest.approx(achieved)
+    assert g["pct_of_ceiling"] == pytest.approx(achieved / 989.4 * 100)  # never clipped
+    assert g["roof_flag"] == "suspect"  # 6·8192² bytes = 402 MB do not fit the 50 MB L2
+    # add: 1 flop per element, 6 bytes per element → intensity 1/6; ceiling = 3.35/6 = 0.558 TFLOP/s < fp32 vector 66.9
+    assert a["intensity"] == pytest.approx(1 / 6)
+    assert a["peak_tflops"] == pytest.approx(h100.peak_tflops["fp32"])
+    assert a["ceiling_tflops"] == pytest.approx(3.35 / 6)
+    assert a["bound"] == "memory"
+    achieved_a = (1 << 26) / 50e-6 / 1e12
+    assert a["achieved_tflops"] == pytest.approx(achieved_a)
+    assert a["pct_of_ceiling"] == pytest.approx(achieved_a / (3.35 / 6) * 100)
+    assert a["achieved_tbps"] == pytest.approx(6 * (1 << 26) / 50e-6 / 1e12)
+    assert a["time_at_ceiling_us"] == pytest.approx((1 << 26) / (3.35 / 6 * 1e12) * 1e6)
+
+
+def test_fp32_gemm_is_tf32_only_when_the_name_says_so():
+    d, tc = compute_dtype(np.array(["fp32", "fp32", "bf16"], dtype=object), np.array(["tf32", None, None], dtype=object),
+                          np.array(["gemm", "gemm", "gemm"], dtype=object), np.array([None, None, None], dtype=object))
+    assert list(d) == ["tf32", "fp32", "bf16"]
+    assert list(tc) == [True, False, True]
+
+
+def test_unknown_device_gives_null_ceilings():
+    k = roofline(_kernels(), {0: None})
+    assert k["ceiling_tflops"].isna().all() and k["peak_tflops"].isna().all()
+    assert k["achieved_tflops"].notna().all()
+
+
+H100_MI300X = [
+    "tracelens/h100__gaunernst_bert-small-uncased__1016001.json.gz",
+    "tracelens/h100__Qwen_Qwen1.5-0.5B-Chat__1016005.json.gz",
+    "tracelens/h100__google_owlv2-large-patch14-ensemble__1016001.json.gz",
+    "tracelens/mi300__gaunernst_bert-small-uncased__1016001.json.gz",
+    "tracelens/mi300__Qwen_Qwen1.5-0.5B-Chat__1016005.json.gz",
+    "tracelens/mi300__google_owlv2-large-patch14-ensemble__1016001.json.gz",
+    "tracelens/mi300__ddp_resnet18_no_pool__train_resnet18.json.gz",
+    "tracelens/inference__sglang_prefilldecode__sglang_Qwen3-8B_prefilldecode.json.gz",
+    "tracelens/attention__sdpa_01_long_seq_low_eff__sdpa_01_long_seq_low_eff.json",
+    "tracelens/elementwise__elem_01_add_poor_bw__elem_01_add_poor_bw.json",
+]
+
+
+@pytest.mark.parametrize("rel", H100_MI300X)
+def test_few_suspect_kernels_on_h100_and_mi300x(rel):
+    from traceflops.analysis import analyze
+
+    from .conftest import SHARED
+    if SHARED is None:
+        pytest.skip("../shared/traces not present")
+    a = analyze(SHARED / rel)
+    with_ceiling = a.kernels["ceiling_tflops"].notna().sum()
+    assert with_ceiling > 0
+    assert a.summary["device"]["key"] in ("h100-sxm", "mi300x")
+    assert (a.kernels["roof_flag"] == "suspect").sum() < 0.01 * with_ceiling

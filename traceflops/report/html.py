@@ -1,0 +1,302 @@
+"""report.html: one self-contained page (plotly.js inlined once, no network) summarizing an Analysis.
+
+Safety: every string from the trace goes through html.escape; figure specs are embedded as JSON in
+`<script type="application/json">` blocks with <, > and & written as \\u escapes, so no kernel name can
+close the block or inject markup; metadata is shown through an allow-list and then redacted.
+"""
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..redact import redact
+from .tables import aggregate, fmt_num, fmt_pct, fmt_us
+
+TRACE_META_ALLOW = ("schemaVersion", "displayTimeUnit", "with_flops", "with_modules", "record_shapes", "profile_memory",
+                    "with_stack", "cuda_runtime_version", "cuda_driver_version", "cupti_version", "hip_runtime_version",
+                    "hip_driver_version", "roctracer_version")
+DIST_ALLOW = ("backend", "rank", "world_size", "pg_count", "nccl_version")
+DEVPROP_ALLOW = ("id", "name", "totalGlobalMem", "computeMajor", "computeMinor", "numSms", "warpSize")
+VERSION_KEYS = ("torch_version", "pytorch_version")
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header{background:#14213d;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+header .sub{opacity:.8;font-size:13px;margin-top:4px;word-break:break-all}
+main{padding:10px 28px 40px;max-width:1400px}
+section{background:#fff;border:1px solid #e3e3e3;border-radius:8px;padding:14px 18px;margin:16px 0}
+h2{font-size:17px;margin:0 0 10px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}
+.card{border:1px solid #e3e3e3;border-radius:6px;padding:8px 12px;min-width:150px;background:#fcfcfd}
+.card .v{font-size:20px;font-weight:600}.card .l{font-size:12px;color:#555}
+table{border-collapse:collapse;font-size:12.5px;width:100%}
+th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f3f4f6;position:sticky;top:0}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.k{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all;max-width:520px}
+.note{font-size:12.5px;color:#555}.warn{color:#8a4b00}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:12px}@media(max-width:1000px){.grid2{grid-template-columns:1fr}}
+pre{font-size:12px;background:#f6f8fa;padding:8px;overflow:auto;max-height:380px}
+.pos{color:#b00020}.neg{color:#0a7a28}
+"""
+
+BOOT = """
+(function(){
+  var errs=[];
+  document.querySelectorAll('script[type="application/json"][data-figure]').forEach(function(s){
+    var div=document.getElementById(s.getAttribute('data-figure'));
+    try{var spec=JSON.parse(s.textContent);
+        Plotly.newPlot(div,spec.data,spec.layout,{responsive:true,displaylogo:false});}
+    catch(e){div.textContent='figure failed to render: '+e;errs.push(e);}
+  });
+  window.__traceflopsFigures=document.querySelectorAll('script[data-figure]').length-errs.length;
+})();
+"""
+
+
+def e(s):
+    """Escape any value for HTML text or attribute context."""
+    if s is None or s is pd.NA or (isinstance(s, float) and math.isnan(s)):
+        return "–"
+    return html.escape(str(s), quote=True)
+
+
+def safe_json(obj_or_text):
+    """JSON that is safe inside a <script> element: <, >, & and line separators escaped."""
+    text = obj_or_text if isinstance(obj_or_text, str) else json.dumps(obj_or_text, ensure_ascii=False, default=str)
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+_PLOTLY_JS = None
+
+
+def plotly_js():
+    global _PLOTLY_JS
+    if _PLOTLY_JS is None:
+        from plotly.offline import get_plotlyjs
+        _PLOTLY_JS = get_plotlyjs().replace("</script", "<\\/script")
+    return _PLOTLY_JS
+
+
+def figure_block(div_id, fig, height=None):
+    """A <div> plus its JSON spec; the page's one boot script draws it."""
+    style = f' style="min-height:{int(height)}px"' if height else ""
+    return (f'<div id="{e(div_id)}" class="figure"{style}></div>\n'
+            f'<script type="application/json" data-figure="{e(div_id)}">{safe_json(fig.to_json())}</script>')
+
+
+def page(title, subtitle, body):
+    """A whole self-contained HTML document: CSS, plotly.js once, the body, then the boot script."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+            "style-src 'unsafe-inline'; img-src data:; font-src data:\">"
+            f"<title>{e(title)}</title><style>{CSS}</style>"
+            f"<script>{plotly_js()}</script></head><body>"
+            f"<header><h1>{e(title)}</h1><div class=\"sub\">{e(subtitle)}</div></header><main>{body}</main>"
+            f"<script>{BOOT}</script></body></html>\n")
+
+
+def cards(items):
+    return '<div class="cards">' + "".join(
+        f'<div class="card" title="{e(tip)}"><div class="v">{e(v)}</div><div class="l">{e(label)}</div></div>'
+        for label, v, tip in items) + "</div>"
+
+
+def table(headers, rows, numeric=(), mono=()):
+    """rows: lists of plain values (escaped here). numeric/mono: column indexes to right-align / set in monospace."""
+    out = ["<table><thead><tr>", "".join(f"<th>{e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
+    for r in rows:
+        cells = []
+        for i, v in enumerate(r):
+            cls = ' class="n"' if i in numeric else (' class="k"' if i in mono else "")
+            cells.append(f"<td{cls}>{e(v)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def section(title, inner, sid=None):
+    ident = f' id="{e(sid)}"' if sid else ""
+    return f"<section{ident}><h2>{e(title)}</h2>{inner}</section>"
+
+
+def short(s, n=160):
+    if not isinstance(s, str):
+        return s
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _find_versions(meta, depth=0, out=None):
+    out = {} if out is None else out
+    if depth > 4 or not isinstance(meta, dict):
+        return out
+    for k, v in meta.items():
+        if k in VERSION_KEYS and isinstance(v, (str, int, float)):
+            out.setdefault(k, v)
+        elif isinstance(v, dict):
+            _find_versions(v, depth + 1, out)
+    return out
+
+
+def metadata_view(a):
+    """Allow-listed device and trace metadata, redacted. Nothing else from the trace header is shown."""
+    s = a.summary or {}
+    dev = s.get("device") or {}
+    meta = a.trace.meta if a.trace is not None and isinstance(a.trace.meta, dict) else {}
+    tr = s.get("trace") or {}
+    view = {
+        "device": {k: dev.get(k) for k in ("name", "key", "peak_tflops", "peak_tbps", "source") if dev.get(k) is not None},
+        "trace": {"name": tr.get("name", a.name), "rank": tr.get("rank"), "world_size": tr.get("world_size"),
+                  "format": tr.get("format")},
+        "profiler": {k: meta[k] for k in TRACE_META_ALLOW if k in meta and isinstance(meta[k], (str, int, float, bool))},
+    }
+    if s.get("devices"):
+        view["devices"] = {str(i): {k: d.get(k) for k in ("name", "key", "peak_tbps")} for i, d in s["devices"].items() if d}
+    dist = meta.get("distributedInfo")
+    if isinstance(dist, dict):
+        view["distributed"] = {k: dist[k] for k in DIST_ALLOW if k in dist and isinstance(dist[k], (str, int, float))}
+    props = meta.get("deviceProperties")
+    if isinstance(props, list):
+        view["deviceProperties"] = [{k: p[k] for k in DEVPROP_ALLOW if k in p and isinstance(p[k], (str, int, float))}
+                                    for p in props[:16] if isinstance(p, dict)]
+    versions = _find_versions(meta)
+    if versions:
+        view["versions"] = versions
+    return redact(view)
+
+
+def _f(x):
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return x
+
+
+def headline(a):
+    s = a.summary or {}
+    tot = s.get("totals") or {}
+    mfu = s.get("mfu") or {}
+    cov = s.get("coverage") or {}
+    dev = (s.get("device") or {}).get("name") or "unknown device"
+    busy = _f(tot.get("gpu_busy_us"))
+    flops = _f(tot.get("flops"))
+    busy_tflops = flops / busy / 1e6 if busy and busy > 0 else float("nan")
+    pct = lambda x: fmt_pct(100 * _f(x)) if x is not None else "–"  # noqa: E731
+    return [
+        ("GPU busy time", fmt_us(busy), "union of GPU activity intervals (concurrent streams counted once)"),
+        ("GPU events", f"{tot.get('gpu_events', 0):,}", f"{tot.get('kernels', 0):,} kernels, {tot.get('memcpy', 0)} memcpy, {tot.get('memset', 0)} memset"),
+        ("achieved TFLOP/s (while busy)", fmt_num(busy_tflops), "total FLOPs / GPU busy time"),
+        ("achieved TFLOP/s (wall)", fmt_num(mfu.get("achieved_tflops")), f"total FLOPs / wall time ({mfu.get('wall_basis', 'wall')})"),
+        ("% of peak while busy (busy MFU)", pct(mfu.get("busy_mfu")), "each kernel's FLOPs against the peak of its dtype, over busy time"),
+        ("MFU", pct(mfu.get("mfu")), "over wall time × GPUs"),
+        ("HFU", pct(mfu.get("hfu")), "MFU plus recomputed FLOPs"),
+        ("GPU time with FLOPs or bytes", pct(cov.get("time_with_flops_or_bytes")), "coverage: share of GPU time we could cost"),
+        ("kernels linked to an op", pct(cov.get("link_rate")), "share of kernels attributed to a CPU op"),
+        ("device", dev, "catalog entry used for peaks"),
+    ]
+
+
+def _kernel_rows(t, n):
+    rows = []
+    for r in t.head(n).itertuples(index=False):
+        rows.append([short(r.name, 200), short(r.op, 80), short(r.input_dims, 120), r.dtype, r.category, int(r.kernels),
+                     fmt_us(r.time_us), fmt_pct(100 * r.share), fmt_num(r.achieved_tflops), fmt_pct(r.pct_of_ceiling),
+                     fmt_us(r.time_lost_us)])
+    return rows
+
+
+KERNEL_HEADERS = ["kernel", "op", "shapes", "dtype", "category", "calls", "GPU time", "share", "TFLOP/s",
+                  "% of ceiling", "time lost vs roofline"]
+
+
+def kernel_groups(a):
+    k = a.kernels
+    t = aggregate(k, ["name", "op", "input_dims", "dtype", "category"])
+    total = float(t["time_us"].sum())
+    t["share"] = t["time_us"] / total if total > 0 else np.nan
+    return t
+
+
+def no_flops_table(a):
+    k = a.kernels
+    f = k["flops"].to_numpy(float)
+    none = ~(np.nan_to_num(f) > 0)
+    sub = k[none]
+    total = float(np.nansum(k["dur_us"].to_numpy(float)))
+    if not len(sub):
+        return pd.DataFrame(columns=["reason", "kernels", "time_us", "share", "examples"])
+    reason = sub["flops_reason"].astype(object).where(sub["flops_reason"].notna(), "(no reason recorded)")
+    rows = []
+    for rsn, g in sub.assign(_r=reason.to_numpy(object)).groupby("_r", sort=False):
+        t = float(np.nansum(g["dur_us"].to_numpy(float)))
+        ex = g.groupby("name")["dur_us"].sum().sort_values(ascending=False).head(3).index.tolist()
+        rows.append({"reason": rsn, "kernels": len(g), "time_us": t, "share": t / total if total > 0 else np.nan,
+                     "examples": ex})
+    return pd.DataFrame(rows).sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def render_report(a, max_points=1500, top=25):
+    from . import plots
+    s = a.summary or {}
+    body = []
+    body.append(section("Headline", cards(headline(a)) + _warnings(s), "headline"))
+    roof = plots.roofline_figure(a, max_points=max_points)
+    info = getattr(roof, "_traceflops_info", {})
+    body.append(section("Roofline", figure_block("fig-roofline", roof, 560) +
+                        f'<p class="note">Hover a point for the kernel, op, shapes and dtype. Points are '
+                        f'{e("kernels" if info.get("by") == "kernel" else "groups of kernels with the same op, shapes, dtype and category")}; '
+                        "marker area grows with GPU time. Dashed lines are the compute and memory roofs of the device "
+                        "for each dtype in use.</p>", "roofline"))
+    groups = kernel_groups(a)
+    body.append(section(f"Top {top} kernels by GPU time",
+                        table(KERNEL_HEADERS, _kernel_rows(groups, top), numeric=range(5, 11), mono=(0, 2)), "top-time"))
+    lost = groups[groups["time_lost_us"].notna()].sort_values("time_lost_us", ascending=False, kind="stable")
+    body.append(section(f"Top {top} kernels by time lost vs roofline",
+                        '<p class="note">time lost = GPU time − the time the kernel would take at its roofline ceiling '
+                        "(compute or memory). It is where speed-ups are possible.</p>" +
+                        table(KERNEL_HEADERS, _kernel_rows(lost, top), numeric=range(5, 11), mono=(0, 2)), "top-lost"))
+    bd = '<div class="grid2">' + figure_block("fig-by-category", plots.breakdown_figure(a, by="category")) + \
+        figure_block("fig-by-op", plots.breakdown_figure(a, by="op", top=15))
+    if a.kernels["module"].notna().any() if "module" in a.kernels else False:
+        bd += figure_block("fig-by-module", plots.breakdown_figure(a, by="module", top=15))
+    bd += "</div>"
+    body.append(section("Where the GPU time goes", bd, "breakdown"))
+    tables = a.tables or {}
+    if any(tables.get(x) is not None and len(tables.get(x)) for x in ("timeline", "steps")):
+        body.append(section("Achieved TFLOP/s and MFU over time", figure_block("fig-timeline", plots.timeline_figure(a)), "timeline"))
+    nf = no_flops_table(a)
+    nf_rows = [[r.reason, int(r.kernels), fmt_us(r.time_us), fmt_pct(100 * r.share), "; ".join(short(x, 90) for x in r.examples)]
+               for r in nf.itertuples(index=False)]
+    body.append(section("GPU events without FLOPs, and why",
+                        table(["reason", "events", "GPU time", "share", "largest examples"], nf_rows, numeric=(1, 2, 3), mono=(4,))
+                        if nf_rows else '<p class="note">Every GPU event has FLOPs.</p>', "no-flops"))
+    meta = metadata_view(a)
+    body.append(section("Device and trace", f"<pre>{e(json.dumps(meta, indent=2, ensure_ascii=False, default=str))}</pre>"
+                        '<p class="note">Only allow-listed fields are shown; secret-like keys and values are redacted.</p>', "meta"))
+    tot = s.get("totals") or {}
+    sub = f"{(s.get('device') or {}).get('name') or 'unknown device'} · {tot.get('gpu_events', 0):,} GPU events · " \
+          f"{tot.get('cpu_ops', 0):,} CPU ops · traceflops"
+    return page(f"traceflops report — {a.name}", sub, "".join(body))
+
+
+def _warnings(s):
+    w = [redact(x) for x in (s.get("warnings") or [])]
+    if not w:
+        return ""
+    items = "".join(f"<li>{e(x)}</li>" for x in w[:50])
+    more = f"<li>… and {len(w) - 50} more</li>" if len(w) > 50 else ""
+    return f'<ul class="note warn">{items}{more}</ul>'
+
+
+def write_report(a, path, **kw):
+    """Write one self-contained report.html for Analysis `a` to `path`; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(a, **kw), encoding="utf-8")
+    return path
