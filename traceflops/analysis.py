@@ -11,6 +11,8 @@ import pandas as pd
 
 from . import devices as devmod
 from .attribute import attribute, mark_recompute, one_level
+from .breakdown import breakdown  # issue #10
+from .graphs import attribute_graphs, finish_graphs, graph_summary  # issue #10
 from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
 from .link import link
@@ -24,6 +26,7 @@ KERNEL_COLUMNS = [
     "pct_of_ceiling", "bound", "roof_flag", "time_at_ceiling_us", "time_lost_us", "tensor_core", "library",
     "family", "launch_op", "module", "annotation", "step", "input_dims", "input_types", "grid", "block",
     "waves", "tail_efficiency", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
+    "graph_match", "graph_confidence",  # graphs.py (issue #10)
 ]
 OP_COLUMNS = [
     "name", "cat", "ts_us", "dur_us", "pid", "tid", "input_dims", "input_types", "concrete_inputs",
@@ -68,16 +71,19 @@ class Analysis:
         return plots.timeline_figure(self, **kw)
 
 
-def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES, progress=None):
-    """Analyze one trace file. `device` overrides the GPU (catalog key or name)."""
+def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, capture=None):
+    """Analyze one trace file. `device` overrides the GPU (catalog key or name).
+
+    `capture`: a graph-capture trace of the same run; replayed graph kernels take its kernels' costs.
+    """
     catalog = devmod.load_catalog(device_file)
     if device is not None:
         devmod.find_device(device, catalog)  # fail early on an unknown --device
     trace = read_trace(path, max_bytes=max_bytes, progress=progress)
-    return analyze_trace(trace, catalog=catalog, device=device)
+    return analyze_trace(trace, catalog=catalog, device=device, capture=capture)
 
 
-def analyze_trace(trace, *, catalog=None, device=None):
+def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     catalog = catalog or devmod.load_catalog()
     gpu, ops = link(trace)
     costs = mark_recompute(ops, one_level(ops, cost_ops(ops))) if len(ops) else _empty_costs()
@@ -90,6 +96,9 @@ def analyze_trace(trace, *, catalog=None, device=None):
         k[c] = classes[c].to_numpy()
     k.loc[k["kind"] == "memcpy", "category"] = "copy"
     k.loc[k["kind"] == "memset", "category"] = "memset"
+    # --- graphs.py (issue #10): replayed graph kernels take the costs of the kernel they replay
+    graph_info = attribute_graphs(k, ops, capture=capture, catalog=catalog, device=device)
+    # --- end graphs.py
     comm = _comm_bytes(k)
     k["bytes"] = np.where(k["bytes"].isna() & np.isfinite(comm), comm, k["bytes"])
     k["dtype"], k["tensor_core"] = compute_dtype(k["dtype"].to_numpy(object), k["name_dtype"].to_numpy(object),
@@ -109,6 +118,7 @@ def analyze_trace(trace, *, catalog=None, device=None):
     row = k["op_row"].to_numpy()
     for c in ("input_dims", "input_types"):
         k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) else None, None)
+    k = finish_graphs(k)  # graphs.py (issue #10): shapes of replayed kernels
     kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
     op_table = ops.copy()
     for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):
@@ -116,6 +126,10 @@ def analyze_trace(trace, *, catalog=None, device=None):
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
     mfu, tables = mfu_summary(kernels, op_table)
     summary = build_summary(trace, kernels, op_table, devices, dev_warnings, mfu)
+    # --- graphs.py / breakdown.py (issue #10)
+    summary["graphs"] = graph_summary(kernels, graph_info)
+    summary["breakdown"], tables["breakdown"] = breakdown(kernels, op_table, trace.launches)
+    # --- end issue #10
     return Analysis(trace, kernels, op_table, summary, tables)
 
 

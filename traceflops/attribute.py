@@ -2,7 +2,8 @@
 
 FLOPs are counted at exactly one level of the op tree (the innermost op that has a formula), and each
 op's FLOPs go to its compute kernels in proportion to their GPU time, so per-op sums are preserved.
-Helpers (split-K reduce, memset, casts) of an op with FLOPs get no FLOPs and no share of its bytes.
+Helpers (split-K reduce, layout transposes, casts) of an op with FLOPs get no FLOPs but a time-share
+of the op's bytes: they move data, and the op's byte total is preserved.
 """
 import numpy as np
 import pandas as pd
@@ -129,7 +130,9 @@ def attribute(gpu, ops, costs, classes):
     grp = pd.Series(mop)
     any_compute = pd.Series(compute).groupby(grp).transform("any").to_numpy()
     takes_flops = has_op & is_kernel & np.where(any_compute, compute, True)
-    takes_bytes = np.where(op_has_flops, takes_flops, has_op & (is_kernel | (gpu["kind"] != "kernel").to_numpy()))
+    # Bytes go to every kernel of the op by time share (helpers move data too); memcpy/memset use their own.
+    arg_bytes = gpu["arg_bytes"].to_numpy(float)
+    takes_bytes = has_op & (is_kernel | ~np.isfinite(arg_bytes))
     share_f = _share(w, mop, takes_flops)
     share_b = _share(w, mop, takes_bytes)
 
@@ -139,7 +142,6 @@ def attribute(gpu, ops, costs, classes):
     k["bytes"] = np.where(takes_bytes, op_bytes * share_b, np.nan)
 
     # memcpy/memset carry their own byte count; a device-to-device copy reads and writes it.
-    arg_bytes = gpu["arg_bytes"].to_numpy(float)
     dtod = gpu["name"].str.contains("DtoD|PtoP", regex=True).to_numpy(bool)
     own_bytes = np.where(dtod, 2 * arg_bytes, arg_bytes)
     use_own = ~is_kernel & np.isfinite(arg_bytes)
@@ -173,7 +175,7 @@ def _reasons(gpu, ops, k, takes_flops, op_has_flops, has_op, is_kernel):
     nocost = is_kernel & (launch_op >= 0) & ~has_op
     r[nocost] = np.array([f"no FLOP formula for op {x}" for x in lname[nocost]], dtype=object)
     helper = is_kernel & has_op & op_has_flops & ~takes_flops
-    r[helper] = np.array([f"helper kernel of {x}: the op's FLOPs are counted on its compute kernel" for x in k["op"].to_numpy(object)[helper]], dtype=object)
+    r[helper] = np.array([f"helper kernel of {x}: the op's FLOPs are counted on its compute kernel (this one gets a time-share of its bytes)" for x in k["op"].to_numpy(object)[helper]], dtype=object)
     noflop = is_kernel & has_op & ~op_has_flops & ~ok
     r[noflop] = np.array([f"op {x} moves bytes but does no counted FLOPs" for x in k["op"].to_numpy(object)[noflop]], dtype=object)
     return np.where(ok, None, r)

@@ -8,8 +8,8 @@ import pandas as pd
 from ..errors import TraceError
 from .schema import EVENT_LIST, ONE_EVENT
 from .source import DEFAULT_MAX_BYTES, read_bytes, split_top
-from .tables import (Router, flow_table, gpu_annotation_table, gpu_table, launch_table, op_table,
-                     process_names, python_table)
+from .stream import Fallback, read_stream
+from .tables import Router
 
 CHUNK = 20000
 
@@ -42,9 +42,50 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
     """Read a Kineto/Chrome trace (.json or .json.gz, object or bare-array form) into typed tables."""
     path = str(path)
     warnings = []
+    router = Router(keep_python=keep_python)
+    try:
+        header, bad = _streamed(path, max_bytes, router, warnings, progress)
+    except Fallback:
+        router = Router(keep_python=keep_python)
+        header, bad = _whole(path, max_bytes, router, warnings, progress)
+    if bad:
+        warnings.append(f"{path}: skipped {bad} event(s) whose fields have impossible types")
+    if not isinstance(header, dict):
+        header = {}
+    t = router.tables()
+    return Trace(
+        path=path, name=trace_name(path),
+        gpu=t["gpu"], ops=t["ops"], launches=t["launch"], gpu_annotations=t["gpu_ann"], flows=t["flows"],
+        python=t["python"], meta=header, processes=t["processes"],
+        warnings=warnings, skipped_categories=router.counts,
+    )
+
+
+def _streamed(path, max_bytes, router, warnings, progress):
+    """Fast, bounded-memory path (stream.py); raises Fallback for anything it cannot read cleanly."""
+    import os
+    from .source import GZIP_MAGIC
+    try:
+        with open(path, "rb") as f:
+            gz = f.read(2) == GZIP_MAGIC
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        raise Fallback("open") from None  # source.py words the error
+    if gz:
+        w = []
+        data = read_bytes(path, max_bytes, w)
+        if w:  # truncated or corrupt gzip: the salvage path decides what to keep
+            raise Fallback("gzip")
+    else:
+        if size > max_bytes:
+            raise Fallback("size")  # source.py raises the size error
+        data = None
+    return read_stream(path, data, router, progress)
+
+
+def _whole(path, max_bytes, router, warnings, progress):
     data = read_bytes(path, max_bytes, warnings)
     header, events = split_top(data, path, warnings)
-    router = Router(keep_python=keep_python)
     bad = 0
     total = len(events)
     for start in range(0, total, CHUNK):
@@ -55,20 +96,10 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
             decoded, nbad = _one_by_one(chunk)
             bad += nbad
         router.add(decoded)
+        router.flush()
         if progress is not None:
             progress(min(start + CHUNK, total), total)
-    del events, data
-    if bad:
-        warnings.append(f"{path}: skipped {bad} event(s) whose fields have impossible types")
-    if not isinstance(header, dict):
-        header = {}
-    return Trace(
-        path=path, name=trace_name(path),
-        gpu=gpu_table(router.gpu), ops=op_table(router.ops), launches=launch_table(router.launch),
-        gpu_annotations=gpu_annotation_table(router.gpu_ann), flows=flow_table(router.flows),
-        python=python_table(router.python), meta=header, processes=process_names(router.meta),
-        warnings=warnings, skipped_categories=router.counts,
-    )
+    return header, bad
 
 
 def _one_by_one(chunk):

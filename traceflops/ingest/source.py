@@ -46,7 +46,7 @@ def read_bytes(path, max_bytes=DEFAULT_MAX_BYTES, warnings=None):
         raise TraceError(f"{path}: not a regular file (cannot seek)") from None
 
 
-STEP = 16 << 20  # most bytes one decompress call may produce: a bomb is caught after one step, not after the limit
+STEP = 1 << 20  # most bytes one decompress call may produce: bounds what a bomb or a corrupt block can cost
 BOMB_MIN = 256 << 20  # below this much output the ratio guard stays quiet (small, very regular files are fine)
 
 
@@ -121,14 +121,14 @@ def split_top(data, path, warnings):
         if stripped[:1] == b"[":
             return {}, TOP_ARRAY.decode(data)
         top = TOP_OBJECT.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec raises RecursionError on deep nesting
         return salvage(data, path, warnings)
     events = top.pop("traceEvents", None)
     header = {}
     for k, raw in top.items():
         try:
             header[k] = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             warnings.append(f"{path}: metadata key {k!r} is not valid JSON; ignored")
     if events is None:
         raise TraceError(f"{path}: JSON object has no 'traceEvents' list (not a Chrome/Kineto trace)")
@@ -204,10 +204,13 @@ def salvage(data, path, warnings):
             break
         try:
             obj, end = dec.raw_decode(text, pos)
-        except (json.JSONDecodeError, RecursionError):  # RecursionError: hostile nesting depth
+        except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: hostile nesting depth
             nxt = _NEXT_EVENT.search(text, pos + 1)
             if nxt is None:
-                warnings.append(f"{path}: trace is cut off inside an event at char {pos:,}; kept {len(events):,} events before it")
+                if isinstance(e, RecursionError):
+                    warnings.append(f"{path}: event at char {pos:,} is nested too deeply to read; skipped it and the rest")
+                else:
+                    warnings.append(f"{path}: trace is cut off inside an event at char {pos:,}; kept {len(events):,} events before it")
                 break
             skipped.append(pos)
             pos = nxt.start() + 1

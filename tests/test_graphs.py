@@ -1,0 +1,149 @@
+"""Graph replay attribution: eager_align, graph_node_id and capture_align on hand-built traces, and the
+shared vLLM piecewise capture/execution pair."""
+import json
+
+import numpy as np
+import pytest
+
+from traceflops.analysis import analyze
+
+from .conftest import SHARED, needs_shared
+
+GEMM = "ampere_sgemm_128x64_nn"
+ADD = "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>, std::array<char*, 3ul> >(int, at::native::CUDAFunctor_add<float>, std::array<char*, 3ul>)"
+M, K, N = 64, 32, 16
+
+
+def _x(cat, name, ts, dur, pid=1, tid=1, **args):
+    return {"ph": "X", "cat": cat, "name": name, "pid": pid, "tid": tid, "ts": 1000.0 + ts, "dur": dur, "args": args}
+
+
+def _kernel(name, ts, corr, grid=(4, 1, 1), node=None, graph=None):
+    a = {"device": 0, "stream": 7, "correlation": corr, "block": [128, 1, 1]}
+    if grid is not None:
+        a["grid"] = list(grid)
+    if node is not None:
+        a["graph id"], a["graph node id"] = graph, node
+    return _x("kernel", name, ts, 2, pid=0, tid=7, **a)
+
+
+def _doc(ev):
+    return {"schemaVersion": 1, "deviceProperties": [{"id": 0, "name": "NVIDIA H100 80GB HBM3"}],
+            "baseTimeNanoseconds": 1700000000000000000, "traceEvents": ev}
+
+
+def _eager(t0, c0):
+    mm = {"Input Dims": [[M, K], [K, N]], "Input type": ["float", "float"]}
+    add = {"Input Dims": [[M, N], [M, N]], "Input type": ["float", "float"]}
+    return [
+        _x("cpu_op", "aten::mm", t0, 4, **mm), _x("cuda_runtime", "cudaLaunchKernel", t0 + 1, 1, correlation=c0),
+        _x("cpu_op", "aten::add", t0 + 5, 4, **add), _x("cuda_runtime", "cudaLaunchKernel", t0 + 6, 1, correlation=c0 + 1),
+        _kernel(GEMM, t0 + 10, c0), _kernel(ADD, t0 + 13, c0 + 1),
+    ]
+
+
+def _replay(t0, corr, grid=(4, 1, 1), nodes=None, order=(GEMM, ADD)):
+    ev = [_x("cpu_op", "model_runner::replay", t0, 5), _x("cuda_runtime", "cudaGraphLaunch", t0 + 1, 2, correlation=corr)]
+    for i, nm in enumerate(order):
+        ev.append(_kernel(nm, t0 + 10 + 3 * i, corr, grid=grid, node=None if nodes is None else nodes[i], graph=5))
+    return ev
+
+
+def test_eager_align_gives_each_replay_full_flops(tmp_path):
+    p = tmp_path / "eager.json"
+    p.write_text(json.dumps(_doc(_eager(0, 10) + _replay(50, 20) + _replay(100, 21))))
+    a = analyze(p)
+    k = a.kernels
+    rep = k[k["correlation"].isin([20, 21])]
+    assert len(rep) == 4
+    assert (rep["graph_match"] == "eager_align").all()
+    assert (rep["graph_confidence"] == 1.0).all()
+    assert (rep["link"] == "graph").all()
+    g = rep[rep["name"] == GEMM]
+    assert list(g["flops"]) == [2 * M * K * N] * 2  # per replay, not divided between replays
+    assert (g["op"] == "aten::mm").all()
+    assert (g["flops_source"].str.startswith("graph:")).all()
+    assert g["flops_reason"].isna().all()
+    assert g["input_dims"].iloc[0] == json.dumps([[M, K], [K, N]]).replace(" ", "")
+    ad = rep[rep["name"] == ADD]
+    assert (ad["op"] == "aten::add").all() and (ad["bytes"] > 0).all()
+    assert a.summary["graphs"]["rate_op_and_cost"] == 1.0
+
+
+def test_eager_align_rejects_other_grid(tmp_path):
+    p = tmp_path / "eager_bad.json"
+    p.write_text(json.dumps(_doc(_eager(0, 10) + _replay(50, 20, grid=(99, 1, 1)))))
+    k = analyze(p).kernels
+    rep = k[k["correlation"] == 20]
+    assert rep["graph_match"].isna().all()
+    assert rep["flops"].isna().all()
+
+
+def test_graph_node_id_spreads_a_match(tmp_path):
+    # replay 2 runs its nodes in another order (alignment fails) but carries the same node ids
+    ev = _eager(0, 10) + _replay(50, 20, nodes=[1, 2]) + _replay(100, 21, nodes=[2, 1], order=(ADD, GEMM))
+    p = tmp_path / "nodes.json"
+    p.write_text(json.dumps(_doc(ev)))
+    k = analyze(p).kernels
+    r2 = k[k["correlation"] == 21]
+    g2 = r2[r2["name"] == GEMM]
+    assert g2["graph_match"].iloc[0] in ("graph_node_id", "eager_align")
+    assert g2["flops"].iloc[0] == 2 * M * K * N
+    assert (r2["op"].notna()).all()
+
+
+def test_capture_align(tmp_path):
+    """Capture trace (ROCm style: kernel/grid/block on launch calls, no GPU activity) + execution trace."""
+    mm = {"Input Dims": [[M, K], [K, N]], "Input type": ["c10::BFloat16", "c10::BFloat16"]}
+    launch = lambda ts, corr, name, grid: _x("cuda_runtime", "hipLaunchKernel", ts, 1, correlation=corr, kernel=name,
+                                             grid=list(grid), block=[256, 1, 1])
+    cap = [_x("cuda_runtime", "hipStreamBeginCapture", 0, 1, correlation=1),
+           _x("cpu_op", "aten::mm", 2, 4, **mm), launch(3, 2, "Cijk_gemm", (8, 1, 1)),
+           _x("cpu_op", "aten::mm", 8, 4, **{"Input Dims": [[2 * M, K], [K, N]], "Input type": mm["Input type"]}),
+           launch(9, 3, "Cijk_gemm", (16, 1, 1)),
+           _x("cuda_runtime", "hipStreamEndCapture", 20, 1, correlation=4)]
+    cp = tmp_path / "capture.json"
+    cp.write_text(json.dumps(_doc(cap)))
+    ex = []
+    for r in range(3):  # three replays; HIP replays carry no grid/block
+        t = 100 + 50 * r
+        ex += [_x("cpu_op", "replay", t, 5), _x("cuda_runtime", "hipGraphLaunch", t + 1, 2, correlation=100 + r)]
+        ex += [_x("kernel", "Cijk_gemm", t + 10 + 3 * i, 2, pid=0, tid=0, device=0, stream=0, correlation=100 + r)
+               for i in range(2)]
+    ep = tmp_path / "exec.json"
+    ep.write_text(json.dumps(_doc(ex)))
+    k = analyze(ep, capture=cp).kernels
+    rep = k[k["link"] == "graph"].sort_values("ts_us")
+    assert len(rep) == 6
+    assert (rep["graph_match"] == "capture_align").all()
+    assert list(rep["flops"]) == [2 * M * K * N, 2 * 2 * M * K * N] * 3
+    assert (rep["op"] == "aten::mm").all()
+    # without the capture trace the same kernels stay without FLOPs
+    k0 = analyze(ep).kernels
+    assert k0["flops"].isna().all()
+
+
+CAP = "tracelens/inference__vllm_prefilldecode_piecewise__capture_traces__graph_capture_rank_0.1773709679453551615.pt.trace.json.gz"
+EXE = "tracelens/inference__vllm_prefilldecode_piecewise__graph_execution.json.gz"
+
+
+@needs_shared
+def test_vllm_piecewise_capture_pair():
+    a = analyze(SHARED / EXE, capture=SHARED / CAP)
+    k = a.kernels
+    rep = k[k["link"] == "graph"]
+    info = a.summary["graphs"]
+    assert info["replayed_kernels"] == len(rep) > 300
+    assert (rep["graph_match"] == "capture_align").mean() >= 0.9
+    assert rep["graph_confidence"].min() > 0.9
+    # every replayed GEMM gets 2*M*N*K of the addmm it replays, from that op's own input dims
+    mm = rep[rep["op"] == "aten::addmm"]
+    assert len(mm) >= 24
+    for dims, fl in zip(mm["input_dims"], mm["flops"]):
+        _, a_, b_ = json.loads(dims)[:3]
+        assert fl == 2 * a_[0] * a_[1] * b_[1]
+    assert (mm["flops_source"].str.startswith("graph:")).all()
+    # costs reach the summary: more FLOPs than without the capture trace
+    a0 = analyze(SHARED / EXE)
+    assert a.summary["totals"]["flops"] > a0.summary["totals"]["flops"]
+    assert np.isclose(info["with_op_and_cost"] / info["replayed_kernels"], info["rate_op_and_cost"])

@@ -1,0 +1,229 @@
+"""Streaming reader for well-formed traces: mmap the file and decode `traceEvents` chunk by chunk.
+
+No copy of the whole file is ever held: the file is memory-mapped, a chunk of ~16 MB of events is
+copied out, decoded, routed and columnized, and its pages are then dropped from our RSS
+(`madvise(MADV_DONTNEED)`; the page cache keeps them). gzip input is inflated by source.py (bounded,
+bomb-checked) and chunked the same way from memory.
+
+Chunk boundaries are found with a byte search for `}` `,` `{`. A wrong cut (inside a string or a nested
+object) can never decode: JSON lexed from a true event boundary that stops inside a string or object is
+invalid, so every accepted cut is a true one. When no cut works, or anything else is off (damaged JSON,
+odd layout), `Fallback` is raised and the caller uses source.py's whole-buffer path with its salvage.
+
+Each chunk is decoded twice, cheaply: first into `Head` structs whose `args` stay raw, then only the
+args of events some table keeps (a minority: most events are python stacks and instants) are decoded
+into `Args`, in one batch.
+"""
+import mmap
+import os
+import re
+from typing import Any
+
+import msgspec
+from msgspec import Raw
+
+from .schema import ONE_EVENT, Args, Optional
+
+CHUNK_BYTES = 16 << 20
+MAX_CUT_TRIES = 64
+
+_EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
+_CUT = re.compile(rb'\}\s*,\s*\{')
+
+
+class Fallback(Exception):
+    """The streaming path cannot read this input; use the whole-buffer path."""
+
+
+class Head(msgspec.Struct):
+    ph: Any = None
+    cat: Any = None
+    name: Any = None
+    pid: Any = None
+    tid: Any = None
+    ts: Any = None
+    dur: Any = None
+    id: Any = None
+    bp: Any = None
+    args: Raw = None
+
+
+HEADS = msgspec.json.Decoder(list[Head])
+RAWS = msgspec.json.Decoder(list[Raw])
+ARGS = msgspec.json.Decoder(list[Optional[Args]])
+TAIL = msgspec.json.Decoder(dict[str, Raw])
+ONE_ARGS = msgspec.json.Decoder(Optional[Args])
+_BAD = object()
+
+
+def read_stream(path, data, router, progress=None):
+    """Decode the events of `data` (a bytes object, or None to mmap `path`) into `router`.
+
+    Returns (header dict, count of events whose fields had impossible types). Raises Fallback."""
+    if data is not None:
+        return _read(memoryview(data), router, progress, None)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise Fallback("empty")
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        try:
+            mm.madvise(mmap.MADV_SEQUENTIAL)
+        except (AttributeError, OSError):
+            pass
+        return _read(mm, router, progress, mm)
+    finally:
+        mm.close()
+
+
+def _release(mm, upto):
+    """Drop the mapped pages before `upto` from our RSS (they stay in the page cache)."""
+    if mm is None:
+        return
+    upto -= upto % mmap.PAGESIZE
+    if upto > 0:
+        try:
+            mm.madvise(mmap.MADV_DONTNEED, 0, upto)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
+def _read(buf, router, progress, mm):
+    n = len(buf)
+    first = _first_byte(buf)
+    if first == b"[":
+        pos = _skip_ws(buf, 0) + 1
+        header, obj_form = {}, False
+    elif first == b"{":
+        m = _EVENTS_KEY.search(buf)
+        if m is None:
+            raise Fallback("no traceEvents key")
+        try:
+            pre = TAIL.decode(bytes(buf[:m.start()]) + b'"traceEvents": []}')
+        except msgspec.DecodeError:
+            raise Fallback("header") from None
+        pre.pop("traceEvents", None)
+        header, obj_form, pos = dict(pre), True, m.end()
+    else:
+        raise Fallback("not JSON")
+    bad = 0
+    while True:
+        if n - pos <= CHUNK_BYTES + (CHUNK_BYTES >> 2):
+            bad += _last(buf, pos, obj_form, header, router)
+            break
+        cut, evs = _cut(buf, pos)
+        bad += _route(evs, router)
+        pos = cut
+        _release(mm, pos)
+        if progress is not None:
+            progress(pos, n)
+    if progress is not None:
+        progress(n, n)
+    _release(mm, n)
+    return _decode_header(header), bad
+
+
+def _first_byte(buf):
+    i = _skip_ws(buf, 0)
+    return bytes(buf[i:i + 1])
+
+
+def _skip_ws(buf, i):
+    head = bytes(buf[i:i + 4096])
+    return i + len(head) - len(head.lstrip())
+
+
+def _cut(buf, pos):
+    """(next event start, decoded Heads) for the chunk starting at `pos`."""
+    search_from = pos + CHUNK_BYTES
+    for _ in range(MAX_CUT_TRIES):
+        m = _CUT.search(buf, search_from)
+        if m is None:
+            break
+        chunk = b"".join((b"[", buf[pos:m.start() + 1], b"]"))
+        evs = _decode(chunk)
+        if evs is not None:
+            return m.end() - 1, evs
+        search_from = m.end() - 1
+    raise Fallback("no event boundary")
+
+
+def _decode(chunk):
+    """Heads of a chunk, or None if the chunk is not valid JSON (a wrong cut). Type-damaged events are
+    decoded one by one (as the whole-buffer path does) and dropped."""
+    try:
+        return HEADS.decode(chunk)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError:
+        return None
+    try:
+        raws = RAWS.decode(chunk)
+    except msgspec.DecodeError:
+        return None
+    out = []
+    for r in raws:
+        try:
+            out.append(ONE_EVENT.decode(r))
+        except msgspec.DecodeError:
+            out.append(None)
+    return out
+
+
+def _last(buf, pos, obj_form, header, router):
+    rest = buf[pos:]
+    try:
+        if obj_form:
+            top = TAIL.decode(b"".join((b'{"traceEvents":[', rest)))
+            events = top.pop("traceEvents")
+            for k, v in top.items():
+                header[k] = v
+            evs = _decode(bytes(events))
+        else:
+            evs = _decode(b"".join((b"[", rest)))
+    except msgspec.DecodeError:
+        raise Fallback("tail") from None
+    if evs is None:
+        raise Fallback("tail")
+    return _route(evs, router)
+
+
+def _route(evs, router):
+    bad = 0
+    keep = []
+    for e in evs:
+        if e is None:
+            bad += 1
+        elif router.wants(e):
+            keep.append(e)
+    heads = [e for e in keep if type(e) is Head and e.args is not None]
+    if heads:
+        raws = [bytes(e.args) for e in heads]
+        try:
+            args = ARGS.decode(b"".join((b"[", b",".join(raws), b"]")))
+        except msgspec.DecodeError:  # an event whose args is not an object: drop it, as the full decode would
+            args = []
+            for r in raws:
+                try:
+                    args.append(ONE_ARGS.decode(r))
+                except msgspec.DecodeError:
+                    args.append(_BAD)
+        for e, a in zip(heads, args):
+            e.args = a
+        if any(a is _BAD for a in args):
+            bad += sum(a is _BAD for a in args)
+            keep = [e for e in keep if e.args is not _BAD]
+    router.add(keep)
+    router.flush()
+    return bad
+
+
+def _decode_header(raw_header):
+    header = {}
+    for k, raw in raw_header.items():
+        try:
+            header[k] = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            pass
+    return header
