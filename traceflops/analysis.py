@@ -17,6 +17,7 @@ from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
 from .link import link
 from .mfu import mfu_summary, union_length
+from .phases import kernel_phases
 from .roofline import compute_dtype, roofline
 
 KERNEL_COLUMNS = [
@@ -25,7 +26,7 @@ KERNEL_COLUMNS = [
     "achieved_tflops", "achieved_tbps", "intensity", "peak_tflops", "peak_tbps", "ceiling_tflops",
     "pct_of_ceiling", "bound", "roof_flag", "time_at_ceiling_us", "time_lost_us", "tensor_core", "library",
     "family", "launch_op", "module", "annotation", "step", "input_dims", "input_types", "grid", "block",
-    "waves", "tail_efficiency", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
+    "waves", "tail_efficiency", "phase", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
     "graph_match", "graph_confidence",  # graphs.py (issue #10)
 ]
 OP_COLUMNS = [
@@ -56,6 +57,11 @@ class Analysis:
         """Write kernels.parquet, ops.parquet, summary.json (and report.html) into `outdir`."""
         from .outputs import write_outputs
         return write_outputs(self, outdir, report=report)
+
+    def reconcile(self, config, tokens, phase="prefill", seq=None, context=None):
+        """Analytic FLOPs of a HF config for `tokens` next to the FLOPs counted here, by op family."""
+        from .reconcile import reconcile
+        return reconcile(self, config, tokens, phase=phase, seq=seq, context=context)
 
     # Plot helpers live in traceflops.report; imported lazily so the core does not need plotly.
     def roofline_figure(self, **kw):
@@ -119,6 +125,7 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     for c in ("input_dims", "input_types"):
         k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) else None, None)
     k = finish_graphs(k)  # graphs.py (issue #10): shapes of replayed kernels
+    k["phase"] = kernel_phases(k, ops)
     kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
     op_table = ops.copy()
     for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):

@@ -83,6 +83,15 @@ def mfu_summary(k, ops, windows=40):
         mods = pd.DataFrame(rows).sort_values("gpu_time_us", ascending=False)
         tables["modules"] = mods
         out["per_module_top"] = mods.head(20).to_dict("records")
+    if "phase" in k and k["phase"].notna().any():
+        rows = []
+        for ph, g in k[k["phase"].notna()].groupby("phase"):
+            busy = union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"]).to_numpy(float))
+            ps = np.nansum(_peak_seconds(g))
+            rows.append({"phase": ph, "kernels": len(g), "gpu_time_us": float(g["dur_us"].sum()),
+                         "flops": float(np.nansum(g["flops"])), "busy_mfu": float(ps / (busy * 1e-6)) if busy > 0 and ps > 0 else None})
+        tables["phases"] = pd.DataFrame(rows)
+        out["per_phase"] = rows
     if span > 0:
         edges = np.linspace(starts.min(), ends.max(), windows + 1)
         mid = (starts + ends) / 2

@@ -32,7 +32,7 @@ def esc(s, limit=300, width=100):
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     chunks = [s[i:i + width] for i in range(0, len(s), width)] or [""]
-    return "<br>".join(chunks)
+    return "<br>".join(html.escape(c, quote=False) for c in chunks)
 
 
 def _color(cat, seen):

@@ -1,0 +1,66 @@
+"""Prefill vs decode, from what the trace says: serving-engine annotations, else attention query lengths.
+
+Annotations: sglang `step[EXTEND ...]` / `step[DECODE ...]`, vLLM/TraceLens-style
+`execute_<n>_context_<c>(...)_generation_<g>(...)`, and any annotation naming prefill or decode.
+Without one, an attention op whose query length is 1 is decode and one with many queries is prefill.
+"""
+import re
+
+import numpy as np
+import orjson
+import pandas as pd
+
+_MIXED = re.compile(r"context_(\d+).*generation_(\d+)", re.I)
+_PREFILL = re.compile(r"prefill|extend|context", re.I)
+_DECODE = re.compile(r"decode|generation", re.I)
+_ATTN_Q = {"aten::_scaled_dot_product_flash_attention": -2, "aten::_scaled_dot_product_efficient_attention": -2,
+           "aten::_scaled_dot_product_cudnn_attention": -2, "aten::_scaled_dot_product_flash_attention_for_cpu": -2,
+           "aten::_flash_attention_forward": 1, "aten::_efficient_attention_forward": 1}
+
+
+def phase_of_annotation(name):
+    if not isinstance(name, str):
+        return None
+    m = _MIXED.search(name)
+    if m:
+        c, g = int(m.group(1)), int(m.group(2))
+        return "mixed" if c and g else "prefill" if c else "decode" if g else None
+    if _DECODE.search(name):
+        return "decode"
+    if _PREFILL.search(name):
+        return "prefill"
+    return None
+
+
+def _query_len(op, dims):
+    axis = _ATTN_Q.get(op)
+    if axis is None or not isinstance(dims, str):
+        return None
+    try:
+        q = orjson.loads(dims)[0]
+        return q[axis] if isinstance(q, list) and len(q) >= 3 else None
+    except (orjson.JSONDecodeError, IndexError, TypeError):
+        return None
+
+
+def kernel_phases(k, ops):
+    """Phase per kernel row: from its annotation (or an enclosing one), else from attention shapes in its step."""
+    ann = pd.Series(k["annotation"].to_numpy(object)).map(phase_of_annotation)
+    if len(ops):
+        # The innermost annotation may be a sub-region; any annotation on the op's ancestor chain can say it.
+        op_phase = ops["annotation"].map(phase_of_annotation).to_numpy(object)
+        row = k["op_row"].to_numpy() if "op_row" in k else np.full(len(k), -1)
+        from_op = np.where(row >= 0, op_phase[np.clip(row, 0, None)], None)
+        ann = ann.where(ann.notna(), pd.Series(from_op))
+    if ann.notna().any():
+        return ann.to_numpy(object)
+    qlen = [_query_len(o, d) for o, d in zip(k["op"], k["input_dims"])]
+    q = pd.Series(qlen, dtype="float")
+    by_attn = np.where(q == 1, "decode", np.where(q > 1, "prefill", None))
+    if not np.any(by_attn != None):  # noqa: E711
+        return np.full(len(k), None, dtype=object)
+    # Non-attention kernels take the phase of the attention in the same step (or trace).
+    s = pd.Series(by_attn, dtype=object)
+    grp = k["step"].astype("float").fillna(-1).to_numpy()
+    fill = s.groupby(grp).transform(lambda x: x.dropna().iloc[0] if x.notna().any() else None)
+    return s.where(s.notna(), fill).to_numpy(object)
