@@ -49,6 +49,9 @@ def _strip_paths(s, *paths):
     return text
 
 
+FULL_PAIR_BYTES = 4 << 20  # above this, plain-vs-gzip is compared at the ingest tables (keeps the suite fast)
+
+
 @pytest.mark.parametrize("trace", TRACES, ids=[p.name for p in TRACES])
 def test_rows_match_stdlib_count_and_gzip_equals_plain(tmp_path, trace):
     raw = raw_bytes(trace)
@@ -56,22 +59,29 @@ def test_rows_match_stdlib_count_and_gzip_equals_plain(tmp_path, trace):
     base = trace.name[:-3] if trace.name.endswith(".gz") else trace.name
     other = tmp_path / "other" / (base if gz else base + ".gz")  # same trace name, the other container
     other.parent.mkdir()
-    other.write_bytes(raw if gz else gzip.compress(raw, 6))
+    other.write_bytes(raw if gz else gzip.compress(raw, 1))
     r1 = analyze_cli(trace, tmp_path / "a")
     assert_ok(r1, trace.name)
-    r2 = analyze_cli(other, tmp_path / "b")
-    assert_ok(r2, other.name)
-    s1, s2 = summary(tmp_path / "a"), summary(tmp_path / "b")
+    s1 = summary(tmp_path / "a")
     if _is_valid_json(raw):
         assert s1["totals"]["gpu_events"] == stdlib_gpu_count(raw)
     else:  # a torch <= 2.13 file with unescaped quotes: every event is still kept (see test_damaged)
         assert any("unescaped quotes" in w for w in s1["warnings"])
     import pandas as pd
     assert len(pd.read_parquet(tmp_path / "a" / "kernels.parquet")) == s1["totals"]["gpu_events"]
-    for f in OUTS:
-        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f"{f} differs plain vs gzip"
-    assert s1["totals"]["flops"] == s2["totals"]["flops"]
-    assert _strip_paths(s1, trace) == _strip_paths(s2, other)
+    if len(raw) <= FULL_PAIR_BYTES:
+        assert_ok(analyze_cli(other, tmp_path / "b"), other.name)
+        s2 = summary(tmp_path / "b")
+        for f in OUTS:
+            assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f"{f} differs plain vs gzip"
+        assert s1["totals"]["flops"] == s2["totals"]["flops"]
+        assert _strip_paths(s1, trace) == _strip_paths(s2, other)
+    else:
+        from traceflops.ingest import read_trace
+        t1, t2 = read_trace(trace), read_trace(other)
+        for tab in ("gpu", "ops", "launches", "flows"):
+            pd.testing.assert_frame_equal(getattr(t1, tab), getattr(t2, tab))
+        assert t1.meta == t2.meta
 
 
 DET = [BUNDLED] + [p for p in TRACES if "negative_queue" in p.name or "owlv2" in p.name][:2]

@@ -96,7 +96,10 @@ def devices(as_json, device_file):
 
 def _register_optional():
     from .model_cli import model
+    from .report_cli import annotate, compare
     main.add_command(model)
+    main.add_command(compare)
+    main.add_command(annotate)
 
 
 _register_optional()

@@ -11,6 +11,7 @@ from .devices import peak_for
 
 HALF = {"bf16", "fp16", "fp8", "int8", "fp4"}
 TENSOR_CATS = {"gemm", "conv", "attention"}
+VECTOR_INT = {"int64", "int32", "int16", "int8", "uint8", "bool"}
 
 
 def compute_dtype(op_dtype, name_dtype, category, tensor_core):
@@ -47,7 +48,10 @@ def roofline(k, devices, device_props=None):
         spec = devices.get(int(d)) if d != -1 and d is not None else None
         if spec is None:
             continue
-        p = peak_for(spec, None if dt == -1 else dt, bool(tc))
+        dt = None if dt == -1 else dt
+        if not tc and dt in VECTOR_INT:
+            dt = "fp32"  # integer/bool pointwise math runs on the vector ALUs at about the fp32 rate
+        p = peak_for(spec, dt, bool(tc))
         peak[rows] = np.nan if p is None else p
         bw[rows] = np.nan if spec.peak_tbps is None else spec.peak_tbps
         l2[rows] = np.nan if spec.l2_mb is None else spec.l2_mb

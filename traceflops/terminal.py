@@ -1,6 +1,8 @@
 """Terminal output: a progress bar for long ingests and a compact summary table (rich)."""
 from contextlib import contextmanager
 
+import pandas as pd
+
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,7 +22,7 @@ def progress_bar(quiet=False):
 
 
 def _fmt(v, digits=3):
-    if v is None:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
         return "-"
     if isinstance(v, float):
         return f"{v:,.{digits}g}" if abs(v) < 1e6 else f"{v:,.3e}"
@@ -63,6 +65,6 @@ def print_summary(a, written):
     for c in ("kernel", "op", "us", "TFLOP/s", "% ceiling", "bound"):
         kt.add_column(c)
     for _, r in top.iterrows():
-        kt.add_row(str(r["name"])[:60], str(r["op"] if r["op"] is not None else "-")[:32], f"{r['dur_us']:.1f}",
-                   _fmt(r["achieved_tflops"]), _fmt(r["pct_of_ceiling"]), str(r["bound"] or "-"))
+        kt.add_row(str(r["name"])[:60], _fmt(r["op"])[:32], _fmt(r["dur_us"]),
+                   _fmt(r["achieved_tflops"]), _fmt(r["pct_of_ceiling"]), _fmt(r["bound"]))
     console.print(kt)

@@ -25,6 +25,11 @@ def ints(values):
 
 def keys(values):
     """pid/tid as text: ints and digit strings agree ("1890023232" == 1890023232), other strings kept."""
+    types = set(map(type, values))
+    if types <= {str}:
+        return list(values)
+    if types <= {int}:
+        return list(map(str, values))
     out = []
     for v in values:
         if isinstance(v, float) and v.is_integer():
@@ -67,4 +72,6 @@ def _canon(b):
 
 
 def names(values):
+    if set(map(type, values)) <= {str}:
+        return list(values)
     return [v if isinstance(v, str) else ("" if v is None else str(v)) for v in values]

@@ -190,14 +190,13 @@ def _last(buf, pos, obj_form, header, router):
 
 
 def _route(evs, router):
-    bad = 0
-    keep = []
-    for e in evs:
-        if e is None:
-            bad += 1
-        elif router.wants(e):
-            keep.append(e)
-    heads = [e for e in keep if type(e) is Head and e.args is not None]
+    """Route a chunk's events (Heads with raw args), then decode the args of the kept ones in one batch."""
+    bad = sum(e is None for e in evs)
+    if bad:
+        evs = [e for e in evs if e is not None]
+    router.add(evs)  # drops python stacks, instants, counters without ever decoding their args
+    lists = [router.gpu, router.ops, router.launch, router.gpu_ann, router.flows, router.python, router.meta]
+    heads = [e for lst in lists for e in lst if type(e) is Head and e.args is not None]
     if heads:
         raws = [bytes(e.args) for e in heads]
         try:
@@ -211,10 +210,11 @@ def _route(evs, router):
                     args.append(_BAD)
         for e, a in zip(heads, args):
             e.args = a
-        if any(a is _BAD for a in args):
-            bad += sum(a is _BAD for a in args)
-            keep = [e for e in keep if e.args is not _BAD]
-    router.add(keep)
+        nbad = sum(a is _BAD for a in args)
+        if nbad:
+            bad += nbad
+            for lst in lists:
+                lst[:] = [e for e in lst if e.args is not _BAD]
     router.flush()
     return bad
 

@@ -3,10 +3,15 @@
 Events are routed by category once; each table is then built with one list comprehension per column,
 so no per-event dict is ever made and events nobody needs (python stacks, counters, instants) are dropped.
 """
+from operator import attrgetter
+
 import numpy as np
 import pandas as pd
 
 from .columns import floats, ints, keys, names, raw_text, stream_of
+from .schema import Args
+
+_get_args, _get_name, _get_pid, _get_tid, _get_ts, _get_dur = map(attrgetter, ("args", "name", "pid", "tid", "ts", "dur"))
 
 GPU_KINDS = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_memset": "memset", "memset": "memset"}
 OP_CATS = {"cpu_op", "operator", "user_annotation"}
@@ -81,12 +86,15 @@ class Router:
                 self.meta.append(e)
 
 
+_EMPTY_ARGS = Args()
+
+
 def _args(evs):
-    return [e.args for e in evs]
+    return [_EMPTY_ARGS if a is None else a for a in map(_get_args, evs)]
 
 
 def _arg(args, field):
-    return [None if a is None else getattr(a, field) for a in args]
+    return list(map(attrgetter(field), args))  # C loop; a missing args reads as all-None fields
 
 
 def _first(a, b):
@@ -98,11 +106,11 @@ STR = "str"  # columns kept as Python lists per chunk and made pd.array(dtype="s
 
 def _common(evs):
     return {
-        "name": names([e.name for e in evs]),
-        "pid": keys([e.pid for e in evs]),
-        "tid": keys([e.tid for e in evs]),
-        "ts_us": floats([e.ts for e in evs]),
-        "dur_us": floats([e.dur for e in evs]),
+        "name": names(list(map(_get_name, evs))),
+        "pid": keys(list(map(_get_pid, evs))),
+        "tid": keys(list(map(_get_tid, evs))),
+        "ts_us": floats(list(map(_get_ts, evs))),
+        "dur_us": floats(list(map(_get_dur, evs))),
     }
 
 
