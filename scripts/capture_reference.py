@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import gzip
 import json
-import os
 import platform
 import shutil
 import statistics
@@ -524,7 +523,6 @@ def env_info(device):
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
         info["capability"] = "sm%d%d" % torch.cuda.get_device_capability()
-        info["cuda_driver"] = getattr(torch.cuda, "driver_version", lambda: None)() if hasattr(torch.cuda, "driver_version") else None
     return info
 
 
@@ -547,8 +545,8 @@ def time_steps(ctx, step, repeats):
             "median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms)}
 
 
-def write_trace(prof, path, meta):
-    prof.add_metadata_json("traceflops_capture", json.dumps(meta))
+def write_trace(prof, path):
+    """export_chrome_trace to <name>.json, then gzip it with the standard library."""
     tmp = path.with_suffix("")  # <name>.json
     prof.export_chrome_trace(str(tmp))
     with open(tmp, "rb") as src, gzip.open(path, "wb", compresslevel=6) as dst:
@@ -576,6 +574,9 @@ def run_one(ctx, name, group, build, args, env):
                 torch.cuda.profiler.stop()
                 entry.update(status="ncu_step_done", params=prep.params)
                 return entry
+            meta = {"workload": name, "group": group, "params": prep.params, "iters": args.iters,
+                    "torch": env["torch"], "cuda": env["cuda"], "gpu": env["gpu"], "device": ctx.device,
+                    "capability": env["capability"], "schema": SCHEMA}
             acts = [torch.profiler.ProfilerActivity.CPU]
             if ctx.cuda:
                 acts.append(torch.profiler.ProfilerActivity.CUDA)
@@ -583,16 +584,15 @@ def run_one(ctx, name, group, build, args, env):
                 for _ in range(args.iters):
                     prep.step()
                 ctx.sync()
+                # kineto keeps metadata only while the profiler is active: add it inside the block
+                prof.add_metadata_json("traceflops_capture", json.dumps(meta))
+            trace = Path(args.out) / f"{name}.json.gz"
+            write_trace(prof, trace)
+            del prof
             timing = time_steps(ctx, prep.step, args.repeats)
     except Skip as e:
         entry.update(status="skipped", reason=str(e))
         return entry
-    meta = {"workload": name, "group": group, "params": prep.params, "iters": args.iters,
-            "torch": env["torch"], "cuda": env["cuda"], "gpu": env["gpu"], "device": ctx.device,
-            "capability": env["capability"], "schema": SCHEMA}
-    trace = Path(args.out) / f"{name}.json.gz"
-    write_trace(prof, trace, meta)
-    del prof
     exp = dict(prep.expected)
     for k in ("flops_per_iter", "bytes_per_iter", "recompute_flops_per_iter"):
         if k in exp:

@@ -470,3 +470,11 @@ def test_source_bomb_is_refused_after_little_output(tmp_path):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 600 << 20  # refused after ~256 MB, never anywhere near the 4 GiB it would inflate to
+
+
+def test_endless_device_is_read_with_a_bound(tmp_path):
+    """/dev/zero reports size 0 and never ends: reading stops at --max-size."""
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    line = assert_cli_error(analyze_cli("/dev/zero", tmp_path / "o", "--max-size", "0.001"), name="/dev/zero")
+    assert "limit" in line

@@ -8,7 +8,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.robust_helpers import (BUNDLED, analyze_cli, assert_cli_error, is_gpu_event, kernels, raw_bytes,
@@ -29,11 +30,11 @@ ARG_KEYS = ["External id", "correlation", "device", "stream", "grid", "block", "
 @st.composite
 def events(draw):
     e = {}
-    if draw(st.booleans()) or True:
+    if draw(st.integers(0, 9)):
         e["ph"] = draw(st.sampled_from(["X", "X", "X", "s", "f", "M", "i", None, 7]))
     if draw(st.integers(0, 9)):
         e["cat"] = draw(st.one_of(st.sampled_from(CATS), junk))
-    for k in ("name", "pid", "tid", "ts", "dur", "id"):
+    for k in ("name", "pid", "tid", "ts", "dur", "id"):  # strings, nulls, lists, dicts where numbers belong
         if draw(st.integers(0, 5)):
             e[k] = draw(st.text(max_size=12) if k == "name" else number_or_junk)
     if draw(st.booleans()):
@@ -56,7 +57,7 @@ def _list_free(e):
                                                 if k not in ("grid", "block", "Input Dims", "Input type")))
 
 
-def _check(data, name="t.json", expect_rows=None):
+def _check(data, name="t.json", expect_rows=None, must_name_file=False):
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / name
         p.write_bytes(data)
@@ -65,7 +66,7 @@ def _check(data, name="t.json", expect_rows=None):
         assert exc is None, f"uncaught {type(exc).__name__}: {exc}"
         assert res.exit_code in (0, 2), res.exit_code
         if res.exit_code == 2:
-            assert_cli_error(res)
+            assert_cli_error(res, name=p if must_name_file else None)  # one line (naming the file)
             return None
         s = summary(Path(d) / "out")
         assert len(kernels(Path(d) / "out")) == s["totals"]["gpu_events"]
@@ -80,6 +81,16 @@ def test_generated_traces_never_crash(evs, obj_form, gz):
     doc = {"schemaVersion": 1, "traceEvents": evs} if obj_form else evs
     data = json.dumps(doc, allow_nan=True).encode()
     _check(gzip.compress(data) if gz else data, "t.json.gz" if gz else "t.json")
+
+
+@pytest.mark.xfail(strict=False, reason="BUG columns.floats/ints: lists in ts/dur/etc. give a 2-D column and exit 2 with "
+                                        "'Per-column arrays must each be 1-dimensional' (no file name, event lost)")
+@SETTINGS
+@given(st.lists(events(), max_size=25), st.booleans())
+@example([{"cat": "kernel", "ts": []}], False)  # the shrunk counterexample hypothesis found
+def test_generated_errors_name_the_file(evs, gz):
+    data = json.dumps({"traceEvents": evs}, allow_nan=True).encode()
+    _check(gzip.compress(data) if gz else data, "t.json.gz" if gz else "t.json", must_name_file=True)
 
 
 @SETTINGS
@@ -97,6 +108,8 @@ RAW = raw_bytes(BUNDLED)
 def mutations(draw):
     data = bytearray(RAW)
     for _ in range(draw(st.integers(1, 4))):
+        if not data:
+            break
         kind = draw(st.sampled_from(["delete", "insert", "flip", "truncate"]))
         at = draw(st.integers(0, len(data) - 1))
         if kind == "delete":

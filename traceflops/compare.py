@@ -290,25 +290,10 @@ def to_markdown(res, image=None, image_note=None, top=15, fail_on_regression=Non
     return "\n".join(out)
 
 
-def _clean(o):
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating, float)):
-        return float(o) if math.isfinite(o) else None
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if o is pd.NA:
-        return None
-    return o
-
-
 def to_json(res):
+    from .outputs import json_safe
     from .redact import redact
-    return json.dumps(_clean(redact({"summary": res.summary, "rows": json.loads(res.rows.to_json(orient="records"))})),
+    return json.dumps(json_safe(redact({"summary": res.summary, "rows": json.loads(res.rows.to_json(orient="records"))})),
                       indent=2, ensure_ascii=False) + "\n"
 
 

@@ -37,11 +37,12 @@ def write_parquet(df, path):
     pq.write_table(_arrow(df), path, compression="zstd", use_dictionary=True, write_statistics=True)
 
 
-def _clean(o):
+def json_safe(o):
+    """Plain JSON types: numpy scalars unwrapped, NaN/inf and pd.NA as null."""
     if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
+        return {str(k): json_safe(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
+        return [json_safe(v) for v in o]
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating, float)):
@@ -54,7 +55,7 @@ def _clean(o):
 
 
 def summary_json(summary):
-    return json.dumps(_clean(redact(summary)), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return json.dumps(json_safe(redact(summary)), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def write_outputs(analysis, outdir, report=True):

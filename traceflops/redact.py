@@ -8,6 +8,9 @@ REDACTED = "[redacted]"
 
 
 def is_secret_key(key):
+    # A bare "key"/"Key" is an identifier (summary.json's device catalog key), not a secret; env-style "KEY" is.
+    if key in ("key", "Key"):
+        return False
     return isinstance(key, str) and bool(SECRET_KEY.search(key))
 
 

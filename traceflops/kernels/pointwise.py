@@ -195,3 +195,19 @@ def fused_adam_flop(a):
     return OpCost(flops=float(flops), bytes=None if t is None else float(lists * n * dtype_bytes(t)),
                   dtype=compute_name(t), note=None if t else "TensorList dtype not recorded")
 
+
+
+@register("_C::rotary_embedding", "vllm::rotary_embedding", "sgl_kernel::rotary_embedding", family="elementwise")
+def rotary_embedding_flop(a):
+    """rotary_embedding(positions [T], query [T, Hq·D], key [T, Hk·D], head_size, cos_sin_cache [P, R], is_neox):
+    rotates the first R dims of every head in place: 3 flops per rotated element (x·cos ∓ y·sin);
+    reads positions, the T used cache rows and q, k; writes q, k."""
+    pos, q, k, cache = a.shape(0), a.shape(1), a.shape(2), a.shape(4)
+    head = a.int(3)
+    if None in (pos, q, k, cache) or not head or len(cache) != 2 or a.itemsize(1) is None:
+        return None
+    t, rot = numel(pos), cache[1]
+    heads = (numel(q) + numel(k)) // (t * head) if t else 0
+    qk_bytes = (numel(q) + numel(k)) * a.itemsize(1)
+    return OpCost(flops=3.0 * t * heads * rot, bytes=float(2 * qk_bytes + t * (a.itemsize(0) or 8) + t * rot * (a.itemsize(4) or 2)),
+                  dtype=compute_name(a.type(1)), family="elementwise")

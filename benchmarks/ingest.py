@@ -1,0 +1,108 @@
+"""Speed-at-scale benchmark (issue #7). A script to run and quote, not a timed test.
+
+    python benchmarks/ingest.py            # ~500 MB trace: analyze vs orjson.loads, + 8-rank speed-up
+    python benchmarks/ingest.py --big      # also a ~2 GB trace (must complete)
+
+Each measurement runs in its own subprocess under /usr/bin/time, so wall time, CPU time (user+sys) and
+peak RSS are per process. On a shared machine wall time depends on other load; CPU time does less.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data"
+SRC = "/work/shared/traces/tracelens/h100__google_owlv2-large-patch14-ensemble__1016001.json.gz"
+SCALE = "/work/shared/tools/scale_trace.py"
+RANKS = "/work/shared/traces/param/worker*_step_12*.json"
+
+
+def build(mb):
+    out = DATA / f"owlv2_{mb}mb.json"
+    if not out.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, SCALE, SRC, str(out), "--target-mb", str(mb)], check=True)
+    return out
+
+
+def timed(cmd):
+    """(wall s, cpu s, peak RSS bytes) of one subprocess."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        r = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tf.name, *cmd], env=env, cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise SystemExit(f"{cmd} failed:\n{r.stderr[-2000:]}")
+        wall, user, sys_, rss = tf.read().split()[-4:]
+    return float(wall), float(user) + float(sys_), int(rss) * 1024
+
+
+def analyze_cmd(path, out, extra=()):
+    return [sys.executable, "-m", "traceflops", "analyze", str(path), "-o", str(out), "-q", *extra]
+
+
+def orjson_cmd(path):
+    return [sys.executable, "-c", f"import orjson; orjson.loads(open({str(path)!r}, 'rb').read())"]
+
+
+def one(path, hta=False):
+    size = path.stat().st_size
+    print(f"\n== {path.name}: {size / 1e6:.0f} MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        a = timed(analyze_cmd(path, Path(tmp) / "out"))
+    o = timed(orjson_cmd(path))
+    rows = [("traceflops analyze (end to end)", a), ("orjson.loads (read + parse)", o)]
+    if hta:
+        try:
+            h = timed([sys.executable, "-c", "import sys; from hta.common.trace_parser import parse_trace_file as p; "
+                       f"p({str(path)!r})"])
+            rows.append(("HTA parse_trace_file", h))
+        except SystemExit as e:
+            print(f"(HTA skipped: {str(e)[:200]})")
+    for name, (w, c, r) in rows:
+        print(f"{name:36s} wall {w:7.1f} s  cpu {c:7.1f} s  peak RSS {r / 1e6:7.0f} MB = {r / size:4.2f}x file")
+    print(f"ratio analyze/orjson: wall {a[0] / o[0]:.2f}x  cpu {a[1] / o[1]:.2f}x   (target <= 0.7x; RSS target <= 1.5x file)")
+    return a, o
+
+
+def ranks(jobs):
+    files = sorted(glob.glob(RANKS))
+    if len(files) < 2:
+        print("(rank traces not found; skipping)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        seq = timed(analyze_cmd(Path(files[0]).parent, Path(tmp) / "seq", ["--jobs", "1", "--no-report"])[:4] + files
+                    + ["-o", str(Path(tmp) / "seq"), "-q", "--jobs", "1", "--no-report"])
+        par = timed(analyze_cmd(Path(files[0]).parent, Path(tmp) / "par")[:4] + files
+                    + ["-o", str(Path(tmp) / "par"), "-q", "--jobs", str(jobs), "--no-report"])
+    print(f"\n== {len(files)} rank files: sequential {seq[0]:.1f} s, parallel (--jobs {jobs}) {par[0]:.1f} s, "
+          f"speed-up {seq[0] / par[0]:.2f}x")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--big", action="store_true", help="also build and analyze a ~2 GB trace")
+    ap.add_argument("--mb", type=int, default=500)
+    ap.add_argument("--hta", action="store_true", help="also time HTA's parser if installed")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--no-ranks", action="store_true")
+    a = ap.parse_args()
+    one(build(a.mb), hta=a.hta)
+    if not a.no_ranks:
+        ranks(a.jobs)
+    if a.big:
+        big = build(2000)
+        with tempfile.TemporaryDirectory() as tmp:
+            w, c, r = timed(analyze_cmd(big, Path(tmp) / "out"))
+        print(f"\n== {big.name}: {big.stat().st_size / 1e6:.0f} MB analyzed in wall {w:.1f} s, cpu {c:.1f} s, "
+              f"peak RSS {r / 1e6:.0f} MB ({r / big.stat().st_size:.2f}x file)")
+
+
+if __name__ == "__main__":
+    main()
