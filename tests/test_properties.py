@@ -83,8 +83,6 @@ def test_generated_traces_never_crash(evs, obj_form, gz):
     _check(gzip.compress(data) if gz else data, "t.json.gz" if gz else "t.json")
 
 
-@pytest.mark.xfail(strict=False, reason="BUG columns.floats/ints: lists in ts/dur/etc. give a 2-D column and exit 2 with "
-                                        "'Per-column arrays must each be 1-dimensional' (no file name, event lost)")
 @SETTINGS
 @given(st.lists(events(), max_size=25), st.booleans())
 @example([{"cat": "kernel", "ts": []}], False)  # the shrunk counterexample hypothesis found

@@ -173,7 +173,12 @@ def launch_overhead(k, ops, launches, table, top=10):
     has_ops = ops is not None and len(ops) > 0
     if has_ops:
         op_groups = group_codes(ops["pid"], ops["tid"])
-        op_key = {(p, t): c for p, t, c in zip(ops["pid"].astype(str), ops["tid"].astype(str), op_groups)}
+        pid_s, tid_s = ops["pid"].astype(str).to_numpy(object), ops["tid"].astype(str).to_numpy(object)
+        op_key = {}
+        for p_, t_ in {tuple(map(str, v)) for v in thread_of.values()}:  # only the few launching threads
+            rows = np.flatnonzero((pid_s == p_) & (tid_s == t_))
+            if len(rows):
+                op_key[(p_, t_)] = op_groups[rows[0]]
         parent = ops["parent"].to_numpy() if "parent" in ops else np.full(len(ops), -1)
     valid = k[k["ts_us"].notna() & k["dur_us"].notna()]
     per_step, gap_rows = [], []

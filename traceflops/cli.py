@@ -30,6 +30,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (TraceError, ValueError, OSError) as e:
             fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as e:  # a bug, not bad input: still one line, and say it is ours
+            fail(f"internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); please report it")
 
 
 @click.group(cls=Group)
@@ -94,7 +100,12 @@ def analyze(traces, outdir, device, device_file, max_size, no_report, quiet, exe
         return
     for path in files:
         with progress_bar(quiet) as progress:
-            a = run(path, device=device, device_file=device_file, max_bytes=max_bytes, progress=progress, capture=capture)
+            try:
+                a = run(path, device=device, device_file=device_file, max_bytes=max_bytes, progress=progress, capture=capture)
+            except TraceError:
+                raise
+            except (ValueError, OverflowError, RecursionError, UnicodeDecodeError) as e:
+                raise TraceError(f"{path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         if model_config:
             if not tokens:
                 raise TraceError("--model needs --tokens N (the tokens the trace processed)")

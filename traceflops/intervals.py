@@ -59,9 +59,11 @@ def enclosing(span_groups, span_starts, span_durs, parent, q_groups, q_times):
 
 def group_codes(*cols):
     """One int code per distinct combination of key columns (pid, tid)."""
-    key = pd.MultiIndex.from_arrays([pd.Series(c, dtype=object).fillna("") for c in cols])
-    codes, _ = pd.factorize(key)
-    return codes.astype(np.int64)
+    code = np.zeros(len(cols[0]) if cols else 0, dtype=np.int64)
+    for c in cols:
+        part, uniq = pd.factorize(pd.Series(c, dtype=object).fillna(""), sort=False)
+        code = code * (len(uniq) + 1) + part
+    return pd.factorize(code)[0].astype(np.int64)
 
 
 def propagate(parent, values, is_null):

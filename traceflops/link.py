@@ -41,14 +41,17 @@ def link(trace):
 
 
 def _steps_by_time(ops, times):
-    steps = ops["name"].str.extract(STEP_RE, expand=False)
-    is_step = steps.notna().to_numpy() & (ops["cat"] == "user_annotation").to_numpy()
+    ann = (ops["cat"] == "user_annotation").to_numpy(bool)
+    steps = pd.Series(pd.NA, index=ops.index, dtype=object)
+    if ann.any():  # only annotations can be ProfilerStep#N: don't regex every op
+        steps[ann] = ops["name"][ann].str.extract(STEP_RE, expand=False).astype(object)
+    is_step = steps.notna().to_numpy() & ann
     out = pd.array([pd.NA] * len(times), dtype="Int64")
     if not is_step.any():
         return out
     s_start = ops["ts_us"].to_numpy(float)[is_step]
     s_end = s_start + np.nan_to_num(ops["dur_us"].to_numpy(float)[is_step])
-    s_num = steps[is_step].astype("int64").to_numpy()
+    s_num = steps[is_step].astype(str).astype("int64").to_numpy()
     order = np.argsort(s_start)
     s_start, s_end, s_num = s_start[order], s_end[order], s_num[order]
     pos = np.searchsorted(s_start, times, side="right") - 1
@@ -174,7 +177,8 @@ def _link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
     none = launch_op < 0
     reason[none & found & is_graph] = "graph launch outside any CPU op"
     reason[none & found & ~is_graph] = "launch call outside any CPU op"
-    first_cpu = np.nanmin(ops["ts_us"].to_numpy(float)) if len(ops) else np.nan
+    op_ts = ops["ts_us"].to_numpy(float)
+    first_cpu = np.nanmin(op_ts) if len(ops) and not np.isnan(op_ts).all() else np.nan
     no_launch = none & ~found
     no_corr = corr.isna().to_numpy(bool)
     # Correlation ids only grow: one below every launch in the trace was issued before the CPU window opened.

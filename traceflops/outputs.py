@@ -17,20 +17,35 @@ from .redact import redact
 
 
 def _arrow(df):
-    """Plain Arrow types: strings stay strings (dictionary-encoded on disk), objects become strings."""
+    """Plain Arrow types: text columns become strings, flag columns bools; the schema does not depend on
+    the data (an all-null text column is still a string column), so outputs stay comparable."""
     out = {}
     for c in df.columns:
         s = df[c]
-        if s.dtype == object or str(s.dtype) in ("str", "string"):
-            vals = [None if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA) else
-                    (v if isinstance(v, str) else (bool(v) if isinstance(v, (bool, np.bool_)) else str(v))) for v in s]
-            types = {type(v) for v in vals if v is not None}
-            out[c] = pa.array(vals, type=pa.bool_() if types == {bool} else pa.string())
+        if str(s.dtype) in ("str", "string"):
+            out[c] = pa.array(s, type=pa.string(), from_pandas=True)
+        elif s.dtype == object:
+            out[c] = _object_column(s)
         elif str(s.dtype) in ("Int64", "Int32"):
             out[c] = pa.array(s, type=pa.int64())
         else:
             out[c] = pa.array(s.to_numpy(), from_pandas=True)
     return pa.table(out)
+
+
+def _object_column(s):
+    try:
+        arr = pa.array(s, from_pandas=True)  # C speed for the usual all-str / all-bool columns
+        if pa.types.is_string(arr.type) or pa.types.is_boolean(arr.type):
+            return arr
+        if pa.types.is_null(arr.type):
+            return arr.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    vals = [None if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA) else
+            (v if isinstance(v, str) else (bool(v) if isinstance(v, (bool, np.bool_)) else str(v))) for v in s]
+    types = {type(v) for v in vals if v is not None}
+    return pa.array(vals, type=pa.bool_() if types == {bool} else pa.string())
 
 
 def write_parquet(df, path):

@@ -45,11 +45,13 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
     router = Router(keep_python=keep_python)
     try:
         header, bad = _streamed(path, max_bytes, router, warnings, progress)
-    except Fallback:
+    except (Fallback, UnicodeDecodeError, RecursionError):
         router = Router(keep_python=keep_python)
         header, bad = _whole(path, max_bytes, router, warnings, progress)
     if bad:
         warnings.append(f"{path}: skipped {bad} event(s) whose fields have impossible types")
+    if getattr(router, "bad_args", 0):
+        warnings.append(f"{path}: {router.bad_args} event(s) have unusable args (not an object); kept without them")
     if not isinstance(header, dict):
         header = {}
     t = router.tables()
@@ -92,7 +94,7 @@ def _whole(path, max_bytes, router, warnings, progress):
         chunk = events[start:start + CHUNK]
         try:
             decoded = EVENT_LIST.decode(b"[" + b",".join(chunk) + b"]")
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             decoded, nbad = _one_by_one(chunk)
             bad += nbad
         router.add(decoded)
@@ -107,9 +109,25 @@ def _one_by_one(chunk):
     for raw in chunk:
         try:
             out.append(ONE_EVENT.decode(raw))
-        except msgspec.DecodeError:
-            bad += 1
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            ev = _without_args(raw)
+            if ev is None:
+                bad += 1
+            else:
+                out.append(ev)
     return out, bad
+
+
+def _without_args(raw):
+    """An event whose args are unusable (a list, a string) is kept without them: it still becomes a row."""
+    try:
+        d = msgspec.json.decode(raw)
+        if not isinstance(d, dict) or "args" not in d:
+            return None
+        d["args"] = None
+        return ONE_EVENT.decode(msgspec.json.encode(d))
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, TypeError):
+        return None
 
 
 __all__ = ["Trace", "read_trace", "TraceError", "DEFAULT_MAX_BYTES"]

@@ -5,12 +5,25 @@ import pandas as pd
 import msgspec
 
 
+def _scalar(v, limit):
+    """A number or numeric string, else None (lists, dicts, bools and out-of-range ints are unusable)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None
+    if isinstance(v, int) and abs(v) >= limit:
+        return None
+    return v
+
+
 def floats(values):
     """float64 array; strings like "inf"/"12.5" are parsed, anything else unusable becomes NaN."""
     try:
-        return np.array(values, dtype=np.float64)
+        arr = np.array(values, dtype=np.float64)
+        if arr.ndim == 1 and len(arr) == len(values):
+            return arr
     except (TypeError, ValueError, OverflowError):
-        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        pass
+    clean = [_scalar(v, 1e308) for v in values]
+    return pd.to_numeric(pd.Series(clean, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def ints(values):
@@ -18,7 +31,8 @@ def ints(values):
     try:
         return pd.array(values, dtype="Int64")
     except (TypeError, ValueError, OverflowError):
-        f = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        clean = [_scalar(v, 2**62) for v in values]
+        f = pd.to_numeric(pd.Series(clean, dtype=object), errors="coerce")
         f = f.where((f.abs() < 2**62) & (f == f.round()))
         return pd.array(f.astype("Float64"), dtype="Int64")
 

@@ -101,7 +101,7 @@ def _read(buf, router, progress, mm):
             raise Fallback("no traceEvents key")
         try:
             pre = TAIL.decode(bytes(buf[:m.start()]) + b'"traceEvents": []}')
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             raise Fallback("header") from None
         pre.pop("traceEvents", None)
         header, obj_form, pos = dict(pre), True, m.end()
@@ -156,17 +156,17 @@ def _decode(chunk):
         return HEADS.decode(chunk)
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     try:
         raws = RAWS.decode(chunk)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     out = []
     for r in raws:
         try:
             out.append(ONE_EVENT.decode(r))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             out.append(None)
     return out
 
@@ -182,7 +182,7 @@ def _last(buf, pos, obj_form, header, router):
             evs = _decode(bytes(events))
         else:
             evs = _decode(b"".join((b"[", rest)))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         raise Fallback("tail") from None
     if evs is None:
         raise Fallback("tail")
@@ -201,20 +201,21 @@ def _route(evs, router):
         raws = [bytes(e.args) for e in heads]
         try:
             args = ARGS.decode(b"".join((b"[", b",".join(raws), b"]")))
-        except msgspec.DecodeError:  # an event whose args is not an object: drop it, as the full decode would
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # an event whose args is not an object
             args = []
             for r in raws:
                 try:
                     args.append(ONE_ARGS.decode(r))
-                except msgspec.DecodeError:
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                     args.append(_BAD)
         for e, a in zip(heads, args):
             e.args = a
         nbad = sum(a is _BAD for a in args)
-        if nbad:
-            bad += nbad
-            for lst in lists:
-                lst[:] = [e for e in lst if e.args is not _BAD]
+        if nbad:  # keep the event (a kernel must still become a row), without its unusable args
+            router.bad_args = getattr(router, "bad_args", 0) + nbad
+            for e in heads:
+                if e.args is _BAD:
+                    e.args = None
     router.flush()
     return bad
 
@@ -224,6 +225,6 @@ def _decode_header(raw_header):
     for k, raw in raw_header.items():
         try:
             header[k] = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass
     return header

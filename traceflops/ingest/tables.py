@@ -110,7 +110,8 @@ def _common(evs):
         "pid": keys(list(map(_get_pid, evs))),
         "tid": keys(list(map(_get_tid, evs))),
         "ts_us": floats(list(map(_get_ts, evs))),
-        "dur_us": floats(list(map(_get_dur, evs))),
+        # Kineto clamps negative durations to 0 since 2022; older or foreign writers may not.
+        "dur_us": np.clip(floats(list(map(_get_dur, evs))), 0, None),
     }
 
 
