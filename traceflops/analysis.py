@@ -94,7 +94,7 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     gpu, ops = link(trace)
     costs = mark_recompute(ops, one_level(ops, cost_ops(ops))) if len(ops) else _empty_costs()
     classes = classify_kernels(gpu["name"])
-    k = gpu.copy()
+    k = gpu.copy(deep=False)  # copy-on-write (pandas 3): no data copied, and gpu stays as it was
     att = attribute(gpu, ops, costs, classes)
     for c in att.columns:
         k[c] = att[c].to_numpy()
@@ -127,7 +127,7 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     k = finish_graphs(k)  # graphs.py (issue #10): shapes of replayed kernels
     k["phase"] = kernel_phases(k, ops)
     kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
-    op_table = ops.copy()
+    op_table = ops.copy(deep=False)  # copy-on-write: no data copied
     for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):
         op_table[c] = costs[c].to_numpy() if c in costs else None
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]

@@ -149,10 +149,11 @@ def _cpu_steps(ops):
     """(step, start, end) of each ProfilerStep#N CPU span."""
     if ops is None or not len(ops):
         return []
-    m = ops["name"].astype(str).str.extract(STEP_RE, expand=False)
-    sel = m.notna() & (ops["cat"] == "user_annotation")
+    ann = ops[(ops["cat"] == "user_annotation").to_numpy(bool)]  # only annotations can be steps: no regex per op
+    m = ann["name"].astype(str).str.extract(STEP_RE, expand=False)
+    sel = m.notna()
     return [(int(n), float(t), float(t + (d if d == d else 0)))
-            for n, t, d in zip(m[sel], ops.loc[sel, "ts_us"], ops.loc[sel, "dur_us"])]
+            for n, t, d in zip(m[sel], ann.loc[sel, "ts_us"], ann.loc[sel, "dur_us"])]
 
 
 def launch_overhead(k, ops, launches, table, top=10):
@@ -219,8 +220,12 @@ def launch_overhead(k, ops, launches, table, top=10):
             "gap_basis": "GPU idle gap charged to the innermost CPU op on the device's launching thread at the gap's midpoint"}, gaps
 
 
+_USED = ["ts_us", "dur_us", "device", "step", "flops", "category", "family", "peak_tflops", "correlation"]
+
+
 def breakdown(kernels, ops=None, launches=None):
     """(summary block, per-step table) for summary['breakdown'] / Analysis.tables['breakdown']."""
+    kernels = kernels[[c for c in _USED if c in kernels]]  # narrow: per-step row selections stay cheap
     kernels = kernels[kernels["ts_us"].notna() & kernels["dur_us"].notna()]
     if len(kernels):
         st = kernels["step"] if kernels["step"].notna().any() else pd.Series([pd.NA] * len(kernels), index=kernels.index)

@@ -23,8 +23,8 @@ def is_none(a):
 
 def link(trace):
     """Return (gpu, ops) copies of the trace tables with link columns added."""
-    ops = trace.ops.reset_index(drop=True).copy()
-    gpu = trace.gpu.reset_index(drop=True).copy()
+    ops = trace.ops.reset_index(drop=True)  # copy-on-write (pandas 3): new columns never reach trace.ops
+    gpu = trace.gpu.reset_index(drop=True)
     launches = trace.launches.reset_index(drop=True)
 
     op_groups = group_codes(ops["pid"], ops["tid"])

@@ -49,15 +49,18 @@ def _block(k, wall_us, gpus):
     }
 
 
+_USED = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops", "step", "module", "phase"]
+
+
 def mfu_summary(k, ops, windows=40):
     """The `mfu` block of summary.json plus per-step, per-module and over-time tables."""
+    k = k[[c for c in _USED if c in k]]  # a narrow frame: the many row selections below stay cheap
     k = k[k["dur_us"].notna() & k["ts_us"].notna()]
     if not len(k):
         return {"mfu": None, "note": "no GPU activity"}, {}
     gpus = k["device"].nunique()
     starts, ends = k["ts_us"].to_numpy(float), (k["ts_us"] + k["dur_us"]).to_numpy(float)
     span = float(ends.max() - starts.min())
-    steps = ops[(ops["cat"] == "user_annotation") & ops["name"].str.match(r"^ProfilerStep#\d+$")] if len(ops) else ops
     basis = "first kernel start to last kernel end"
     wall = span
     out = _block(k, wall, gpus)

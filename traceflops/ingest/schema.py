@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Raw, field
 
 
-class Args(msgspec.Struct):
+class Args(msgspec.Struct, gc=False):  # plain values only: no GC tracking needed
     external_id: Any = field(name="External id", default=None)
     external_id_old: Any = field(name="external id", default=None)
     correlation: Any = None
@@ -47,7 +47,7 @@ class Args(msgspec.Struct):
     labels: Any = None
 
 
-class Event(msgspec.Struct):
+class Event(msgspec.Struct, gc=False):
     ph: Any = None
     cat: Any = None
     name: Any = None

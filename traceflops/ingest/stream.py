@@ -35,7 +35,7 @@ class Fallback(Exception):
     """The streaming path cannot read this input; use the whole-buffer path."""
 
 
-class Head(msgspec.Struct):
+class Head(msgspec.Struct, gc=False):  # no cycles: skip GC tracking of millions of events
     ph: Any = None
     cat: Any = None
     name: Any = None
@@ -162,13 +162,17 @@ def _decode(chunk):
         raws = RAWS.decode(chunk)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
-    out = []
+    out = _Damaged()
     for r in raws:
         try:
             out.append(ONE_EVENT.decode(r))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             out.append(None)
     return out
+
+
+class _Damaged(list):
+    """Events of a chunk decoded one by one: None marks an event that could not be decoded."""
 
 
 def _last(buf, pos, obj_form, header, router):
@@ -191,14 +195,14 @@ def _last(buf, pos, obj_form, header, router):
 
 def _route(evs, router):
     """Route a chunk's events (Heads with raw args), then decode the args of the kept ones in one batch."""
-    bad = sum(e is None for e in evs)
+    bad = evs.count(None) if type(evs) is _Damaged else 0  # HEADS.decode never yields None
     if bad:
         evs = [e for e in evs if e is not None]
     router.add(evs)  # drops python stacks, instants, counters without ever decoding their args
     lists = [router.gpu, router.ops, router.launch, router.gpu_ann, router.flows, router.python, router.meta]
     heads = [e for lst in lists for e in lst if type(e) is Head and e.args is not None]
     if heads:
-        raws = [bytes(e.args) for e in heads]
+        raws = [e.args for e in heads]  # Raw slices: joined without copying each one
         try:
             args = ARGS.decode(b"".join((b"[", b",".join(raws), b"]")))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # an event whose args is not an object

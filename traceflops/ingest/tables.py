@@ -3,10 +3,12 @@
 Events are routed by category once; each table is then built with one list comprehension per column,
 so no per-event dict is ever made and events nobody needs (python stacks, counters, instants) are dropped.
 """
+from itertools import compress, repeat
 from operator import attrgetter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .columns import floats, ints, keys, names, raw_text, stream_of
 from .schema import Args
@@ -50,7 +52,7 @@ class Router:
         for key, (build, _) in _BUILDERS.items():
             evs = getattr(self, key)
             if evs:
-                self._pieces[key].append(build(evs))
+                self._pieces[key].append(_text_to_arrow(build(evs), key))
                 setattr(self, key, [])
         self._meta_all.extend(self.meta)
         self.meta = []
@@ -63,6 +65,33 @@ class Router:
         return out
 
     def add(self, events):
+        """Route events by (ph, cat): each distinct pair is classified once and events are split with numpy
+        masks; only python_function names and cat-less events' pids are looked at one by one."""
+        n = len(events)
+        if not n:
+            return
+        phs, cats = list(map(_get_ph, events)), list(map(_get_cat, events))
+        try:
+            code = _codes(phs, cats)
+        except TypeError:  # an unhashable ph/cat (damaged trace): route one by one
+            return self._add_slow(events)
+        for row in np.flatnonzero(code == _CHECK_PID).tolist():
+            code[row] = _OPS if events[row].pid == "CPU functions" else _COUNT
+        for row in np.flatnonzero(code == _COUNT).tolist():  # in event order, as _add_slow counts
+            cat = cats[row].lower() if isinstance(cats[row], str) else None
+            self.counts[cat] = self.counts.get(cat, 0) + 1
+        for c, key in enumerate(_ROUTE_KEYS):
+            sel = code == c
+            if sel.any():
+                getattr(self, key).extend(compress(events, sel.tolist()))
+        sel = code == _PYTHON
+        if sel.any():
+            evs = list(compress(events, sel.tolist()))
+            if not self.keep_python:
+                evs = compress(evs, _is_module(list(map(_get_name, evs))))
+            self.python.extend(evs)
+
+    def _add_slow(self, events):
         for e in events:
             cat = e.cat.lower() if isinstance(e.cat, str) else None
             ph = e.ph
@@ -84,6 +113,53 @@ class Router:
                 self.flows.append(e)
             elif ph == "M":
                 self.meta.append(e)
+
+
+_GPU, _OPS, _LAUNCH, _GPU_ANN, _FLOWS, _META, _PYTHON, _COUNT, _CHECK_PID, _DROP = range(10)
+_ROUTE_KEYS = ("gpu", "ops", "launch", "gpu_ann", "flows", "meta")  # codes 0..5 go straight to these lists
+_get_ph, _get_cat = attrgetter("ph"), attrgetter("cat")
+
+
+def _route_of(ph, cat):
+    """Where events with this (ph, cat) go; the same decisions as Router._add_slow."""
+    cat = cat.lower() if isinstance(cat, str) else None
+    if ph == "X" or ph is None:
+        if cat in GPU_KINDS:
+            return _GPU
+        if cat in OP_CATS:
+            return _OPS
+        if cat is None:
+            return _CHECK_PID  # an op if its pid is "CPU functions", else counted
+        if cat in LAUNCH_CATS:
+            return _LAUNCH
+        if cat == "gpu_user_annotation":
+            return _GPU_ANN
+        if cat == "python_function":
+            return _PYTHON
+        return _COUNT
+    if ph in ("s", "f", "t") and cat in FLOW_CATS:
+        return _FLOWS
+    if ph == "M":
+        return _META
+    return _DROP
+
+
+def _codes(phs, cats):
+    """Route code per event: each distinct ph and cat is looked up once (raises TypeError if unhashable)."""
+    up, uc = dict.fromkeys(phs), dict.fromkeys(cats)
+    table = np.array([[_route_of(p, c) for c in uc] for p in up], dtype=np.int64)
+    for d in (up, uc):
+        for i, k in enumerate(d):
+            d[k] = i
+    n = len(phs)
+    return table[np.fromiter(map(up.__getitem__, phs), np.int64, n), np.fromiter(map(uc.__getitem__, cats), np.int64, n)]
+
+
+def _is_module(names):
+    try:
+        return list(map(str.startswith, names, repeat(MODULE_PREFIXES)))
+    except TypeError:
+        return [isinstance(x, str) and x.startswith(MODULE_PREFIXES) for x in names]
 
 
 _EMPTY_ARGS = Args()
@@ -202,8 +278,22 @@ _STR_COLS = {"name", "pid", "tid", "kind", "id", "ph"}
 _STR_COLS_BY = {"ops": {"cat"}, "flows": {"cat"}}
 
 
+def _str_cols(key):
+    return _STR_COLS | _STR_COLS_BY.get(key, set())
+
+
+def _text_to_arrow(cols, key):
+    """Text columns of a chunk's piece as Arrow strings now, so the chunk's Python strings are freed."""
+    for c in _str_cols(key) & cols.keys():
+        try:
+            cols[c] = pa.array(cols[c], type=pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+            pass  # not all str/None: left to pd.array(dtype="str") in _frame
+    return cols
+
+
 def _finisher(key, build):
-    str_cols = _STR_COLS | _STR_COLS_BY.get(key, set())
+    str_cols = _str_cols(key)
 
     def finish(pieces):
         if not pieces:
@@ -213,7 +303,11 @@ def _finisher(key, build):
         cols = {}
         for c in pieces[0]:
             parts = [p[c] for p in pieces]
-            if isinstance(parts[0], list):
+            if any(isinstance(x, pa.Array) for x in parts) and not all(isinstance(x, pa.Array) for x in parts):
+                parts = [x.to_pylist() if isinstance(x, pa.Array) else x for x in parts]
+            if isinstance(parts[0], pa.Array):
+                cols[c] = pa.concat_arrays(parts)
+            elif isinstance(parts[0], list):
                 cols[c] = [v for part in parts for v in part]
             elif isinstance(parts[0], np.ndarray):
                 cols[c] = np.concatenate(parts)
@@ -226,6 +320,11 @@ def _finisher(key, build):
 def _frame(cols, str_cols):
     for c in str_cols:
         if c in cols:
+            if isinstance(cols[c], list):
+                try:
+                    cols[c] = pa.array(cols[c], type=pa.large_string())
+                except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+                    pass
             cols[c] = pd.array(cols[c], dtype="str")
     return pd.DataFrame(cols)
 

@@ -213,7 +213,9 @@ def breakdown_table(a, by="category", top=20, depth=3):
         key = k["name"].astype(object)
     else:
         raise ValueError(f"breakdown_figure: by must be category, op, module, dtype or kernel, not {by!r}")
-    t = aggregate(k.assign(_key=key.to_numpy(object)), ["_key"]).rename(columns={"_key": by})
+    used = [c for c in ("name", "dur_us", "flops", "bytes", "time_at_ceiling_us", "time_lost_us", "peak_tflops",
+                        "peak_tbps", "tensor_core") if c in k]  # what aggregate reads: no copy of the wide table
+    t = aggregate(k[used].assign(_key=key.to_numpy(object)), ["_key"]).rename(columns={"_key": by})
     total = float(t["time_us"].sum())
     t["share"] = t["time_us"] / total if total > 0 else np.nan
     if top and len(t) > top:
