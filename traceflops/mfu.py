@@ -95,6 +95,11 @@ def mfu_summary(k, ops, windows=40):
                          "flops": float(np.nansum(g["flops"])), "busy_mfu": float(ps / (busy * 1e-6)) if busy > 0 and ps > 0 else None})
         tables["phases"] = pd.DataFrame(rows)
         out["per_phase"] = rows
+    if len(ops) and (ops["cat"] == "user_annotation").any():
+        from .phases import phase_requests
+        counts = phase_requests(ops.loc[ops["cat"] == "user_annotation", "name"].unique())
+        if counts:
+            out["phase_requests"] = counts
     if span > 0:
         edges = np.linspace(starts.min(), ends.max(), windows + 1)
         mid = (starts + ends) / 2

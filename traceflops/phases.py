@@ -43,6 +43,26 @@ def _query_len(op, dims):
         return None
 
 
+_COUNTS = re.compile(r"context_(\d+)\(sq(\d+)sk\d+.*generation_(\d+)\(sq(\d+)sk", re.I)
+
+
+def phase_requests(names):
+    """Requests and query tokens per phase, summed over engine step annotations that state them
+    (`execute_<n>_context_<c>(sq<tokens>...)_generation_<g>(sq<tokens>...)`); None when none do."""
+    tot = {"prefill_requests": 0, "prefill_tokens": 0, "decode_requests": 0, "decode_tokens": 0}
+    seen = False
+    for n in names:
+        m = _COUNTS.search(n) if isinstance(n, str) else None
+        if m:
+            seen = True
+            c, cq, g, gq = (int(x) for x in m.groups())
+            tot["prefill_requests"] += c
+            tot["prefill_tokens"] += cq
+            tot["decode_requests"] += g
+            tot["decode_tokens"] += gq
+    return tot if seen else None
+
+
 def kernel_phases(k, ops):
     """Phase per kernel row: from its annotation (or an enclosing one), else from attention shapes in its step."""
     ann = pd.Series(k["annotation"].to_numpy(object)).map(phase_of_annotation)
