@@ -62,7 +62,7 @@ def _gaps(starts, ends, lo, hi):
     order = np.argsort(starts, kind="stable")
     s, e = np.asarray(starts, float)[order], np.asarray(ends, float)[order]
     out, reach = [], lo
-    for a, b in zip(s, e):
+    for a, b in zip(s.tolist(), e.tolist()):  # Python floats: numpy scalars are slow in this loop
         if a > reach:
             out.append((reach, a))
         reach = max(reach, b)
@@ -202,8 +202,9 @@ def launch_overhead(k, ops, launches, table, top=10):
             sel = valid[(valid["device"] == r["device"]).to_numpy(bool)
                         & ((vs == s).fillna(False) if s is not None else vs.isna()).to_numpy(bool)]
             st = sel["ts_us"].to_numpy(float)
-            for a, b in _gaps(st, st + sel["dur_us"].to_numpy(float), r["start_us"], r["end_us"]):
-                gap_rows.append((s, r["device"], a, b))
+            dev = r["device"]  # read once: a Series lookup per gap cost ~0.3 s on 70 k gaps
+            gap_rows.extend((s, dev, a, b) for a, b in _gaps(st, st + sel["dur_us"].to_numpy(float),
+                                                              r["start_us"], r["end_us"]))
     gaps = pd.DataFrame(gap_rows, columns=["step", "device", "start_us", "end_us"])
     gaps["gap_us"] = gaps["end_us"] - gaps["start_us"]
     gaps["cpu_op"] = "(no CPU op on the launching thread)"
