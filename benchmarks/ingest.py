@@ -18,9 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
-SRC = "/work/shared/traces/tracelens/h100__google_owlv2-large-patch14-ensemble__1016001.json.gz"
-SCALE = "/work/shared/tools/scale_trace.py"
-RANKS = "/work/shared/traces/param/worker*_step_12*.json"
+SHARED = Path(os.environ.get("TRACEFLOPS_SHARED_ROOT", ROOT.parent / "shared"))  # the shared/ folder beside the repo
+SRC = str(SHARED / "traces" / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz")
+SCALE = str(SHARED / "tools" / "scale_trace.py")
+RANKS = str(SHARED / "traces" / "param" / "worker*_step_12*.json")
 
 
 def build(mb):

@@ -9,8 +9,10 @@ import pytest
 
 from traceflops.ranks import read_dataset, run_ranks
 
+from .conftest import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
-PARAM = sorted(glob.glob("/work/shared/traces/param/worker*_step_12*.json"))
+PARAM = sorted(glob.glob(str(SHARED / "param" / "worker*_step_12*.json"))) if SHARED else []
 SAMPLE = ROOT / "sample_traces" / "h100__gaunernst_bert-small-uncased__1016001.json.gz"
 
 
