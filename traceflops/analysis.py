@@ -4,15 +4,14 @@ The CLI, the report, compare and notebooks all go through `analyze()` and `Analy
 """
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import devices as devmod
 from .attribute import attribute, mark_recompute, one_level
-from .breakdown import breakdown  # issue #10
-from .graphs import attribute_graphs, finish_graphs, graph_summary  # issue #10
+from .breakdown import breakdown
+from .graphs import attribute_graphs, finish_graphs, graph_summary
 from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
 from .link import link
@@ -27,7 +26,7 @@ KERNEL_COLUMNS = [
     "pct_of_ceiling", "bound", "roof_flag", "time_at_ceiling_us", "time_lost_us", "tensor_core", "library",
     "family", "launch_op", "module", "annotation", "step", "input_dims", "input_types", "grid", "block",
     "waves", "tail_efficiency", "phase", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
-    "graph_match", "graph_confidence",  # graphs.py (issue #10)
+    "graph_match", "graph_confidence",
 ]
 OP_COLUMNS = [
     "name", "cat", "ts_us", "dur_us", "pid", "tid", "input_dims", "input_types", "concrete_inputs",
@@ -102,29 +101,21 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
         k[c] = classes[c].to_numpy()
     k.loc[k["kind"] == "memcpy", "category"] = "copy"
     k.loc[k["kind"] == "memset", "category"] = "memset"
-    # --- graphs.py (issue #10): replayed graph kernels take the costs of the kernel they replay
+    # Replayed graph kernels take the costs of the kernel they replay (before dtype and roofline).
     graph_info = attribute_graphs(k, ops, capture=capture, catalog=catalog, device=device)
-    # --- end graphs.py
     comm = _comm_bytes(k)
     k["bytes"] = np.where(k["bytes"].isna() & np.isfinite(comm), comm, k["bytes"])
     k["dtype"], k["tensor_core"] = compute_dtype(k["dtype"].to_numpy(object), k["name_dtype"].to_numpy(object),
                                                  k["category"].to_numpy(object), k["tensor_core"].to_numpy(object))
-    props = {}
-    for i, p in enumerate(trace.meta.get("deviceProperties") or []):
-        if isinstance(p, dict):
-            try:
-                props[int(p.get("id", i))] = p
-            except (TypeError, ValueError):
-                pass
     used = sorted(int(d) for d in k["device"].dropna().unique())
     devices, dev_warnings = devmod.resolve_devices(trace.meta.get("deviceProperties"), used, catalog, override=device)
-    k = roofline(k, devices, props)
+    k = roofline(k, devices, _props_by_id(trace.meta))
     lo = k["launch_op"].to_numpy()
     k["launch_op"] = np.where(lo >= 0, ops["name"].to_numpy(object)[np.clip(lo, 0, None)] if len(ops) else None, None)
     row = k["op_row"].to_numpy()
     for c in ("input_dims", "input_types"):
         k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) else None, None)
-    k = finish_graphs(k)  # graphs.py (issue #10): shapes of replayed kernels
+    k = finish_graphs(k)  # shapes of replayed kernels
     k["phase"] = kernel_phases(k, ops)
     kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
     op_table = ops.copy(deep=False)  # copy-on-write: no data copied
@@ -133,11 +124,21 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
     mfu, tables = mfu_summary(kernels, op_table)
     summary = build_summary(trace, kernels, op_table, devices, dev_warnings, mfu)
-    # --- graphs.py / breakdown.py (issue #10)
     summary["graphs"] = graph_summary(kernels, graph_info)
     summary["breakdown"], tables["breakdown"] = breakdown(kernels, op_table, trace.launches)
-    # --- end issue #10
     return Analysis(trace, kernels, op_table, summary, tables)
+
+
+def _props_by_id(meta):
+    """deviceProperties entries keyed by their device id (the list position when an entry has none)."""
+    props = {}
+    for i, p in enumerate(meta.get("deviceProperties") or []):
+        if isinstance(p, dict):
+            try:
+                props[int(p.get("id", i))] = p
+            except (TypeError, ValueError):
+                pass
+    return props
 
 
 def _empty_costs():

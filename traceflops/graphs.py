@@ -23,16 +23,11 @@ candidate windows that fit equally well but would give different costs.
 from dataclasses import replace
 import difflib
 import re
-from typing import Any, Optional
 
-import msgspec
 import numpy as np
 import pandas as pd
-from msgspec import Raw, field
 
-from .ingest.columns import floats, ints, keys, raw_text
-from .ingest.source import DEFAULT_MAX_BYTES, read_bytes, split_top
-from .ingest.tables import LAUNCH_CATS
+from .ingest.source import DEFAULT_MAX_BYTES
 
 GRAPH_LAUNCH = re.compile(r"GraphLaunch", re.I)
 BEGIN_CAPTURE = re.compile(r"StreamBeginCapture", re.I)
@@ -44,58 +39,6 @@ LINKED = ("correlation", "flow", "external_id")
 
 
 # ---------------------------------------------------------------------------------------------- capture trace
-class _LaunchArgs(msgspec.Struct):
-    kernel: Any = None
-    correlation: Any = None
-    grid: Raw = None
-    block: Raw = None
-    graph_id: Any = field(name="graph id", default=None)
-    graph_node_id: Any = field(name="graph node id", default=None)
-
-
-class _LaunchEvent(msgspec.Struct):
-    ph: Any = None
-    cat: Any = None
-    name: Any = None
-    pid: Any = None
-    tid: Any = None
-    ts: Any = None
-    args: Optional[_LaunchArgs] = None
-
-
-_ONE = msgspec.json.Decoder(_LaunchEvent)
-
-
-def launch_kernel_args(path, max_bytes=DEFAULT_MAX_BYTES):
-    """Launch calls that name their kernel (ROCm: `kernel`, `grid`, `block` args) → DataFrame.
-
-    The ingest launch table keeps no kernel name; this reads only those few args of runtime events.
-    """
-    warnings = []
-    data = read_bytes(str(path), max_bytes, warnings)
-    _, events = split_top(data, str(path), warnings)
-    rows = []
-    for raw in events:
-        try:
-            e = _ONE.decode(raw)
-        except msgspec.DecodeError:
-            continue
-        if not isinstance(e.cat, str) or e.cat.lower() not in LAUNCH_CATS or e.args is None:
-            continue
-        a = e.args
-        if a.correlation is None:
-            continue
-        rows.append((e.pid, e.tid, e.ts, a.correlation, a.kernel, a.grid, a.block, a.graph_id, a.graph_node_id))
-    cols = list(zip(*rows)) if rows else [[]] * 9
-    return pd.DataFrame({
-        "pid": pd.array(keys(list(cols[0])), dtype="str"), "tid": pd.array(keys(list(cols[1])), dtype="str"),
-        "ts_us": floats(list(cols[2])), "correlation": ints(list(cols[3])),
-        "kernel": [k if isinstance(k, str) and k else None for k in cols[4]],
-        "grid": raw_text(list(cols[5])), "block": raw_text(list(cols[6])),
-        "graph_id": ints(list(cols[7])), "graph_node_id": ints(list(cols[8])),
-    })
-
-
 def capture_windows(launches):
     """(pid, tid, start, end) of every BeginCapture…EndCapture pair in a launch table."""
     out = []
@@ -123,10 +66,10 @@ def capture_reference(capture, *, catalog=None, device=None, max_bytes=DEFAULT_M
     from .ingest import read_trace
 
     trace = capture if hasattr(capture, "gpu") else read_trace(capture, max_bytes=max_bytes)
-    la = launch_kernel_args(trace.path, max_bytes) if isinstance(trace.path, str) and trace.path else None
-    if la is None or not len(la):
+    la = trace.launches
+    if not len(la) or "kernel" not in la:
         return _empty_ref()
-    la = la[la["kernel"].notna()].drop_duplicates("correlation")
+    la = la[la["kernel"].notna() & la["correlation"].notna()].drop_duplicates("correlation")
     ran = set(trace.gpu["correlation"].dropna().astype("int64").tolist())
     la = la[~la["correlation"].isin(ran)]  # captured launches never run, so have no GPU activity
     wins = capture_windows(trace.launches)

@@ -43,6 +43,7 @@ class Args(msgspec.Struct, gc=False):  # plain values only: no GC tracking neede
     out_msg_nelems: Any = field(name="Out msg nelems", default=None)
     group_size: Any = field(name="Group size", default=None)
     comm_dtype: Any = field(name="dtype", default=None)
+    kernel: Any = None  # ROCm launch calls name the kernel they launch (graph capture alignment needs it)
     name: Any = None  # process_name / thread_name metadata
     labels: Any = None
 

@@ -244,6 +244,11 @@ def launch_columns(evs):
     cols["cat"] = [e.cat for e in evs]
     cols["correlation"] = ints(_arg(args, "correlation"))
     cols["external_id"] = ints(_first(_arg(args, "external_id"), _arg(args, "external_id_old")))
+    cols["kernel"] = [k if isinstance(k, str) and k else None for k in _arg(args, "kernel")]
+    cols["grid"] = raw_text(_arg(args, "grid"))
+    cols["block"] = raw_text(_arg(args, "block"))
+    cols["graph_id"] = ints(_arg(args, "graph_id"))
+    cols["graph_node_id"] = ints(_arg(args, "graph_node_id"))
     return cols
 
 
@@ -275,7 +280,7 @@ def python_columns(evs):
 
 
 _STR_COLS = {"name", "pid", "tid", "kind", "id", "ph"}
-_STR_COLS_BY = {"ops": {"cat"}, "flows": {"cat"}}
+_STR_COLS_BY = {"ops": {"cat"}, "flows": {"cat"}, "launch": {"kernel"}}
 
 
 def _str_cols(key):

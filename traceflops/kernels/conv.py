@@ -128,7 +128,6 @@ def convolution_backward_flop(a):
     if mask is None or len(mask) != 3:
         return None
     transposed = a.bool(7, False)
-    groups = a.int(9, 1) or 1
     # the spatial size the conv iterates over: output for a conv, input for a transposed conv
     conv_sp = x[2:] if transposed else go[2:]
     k = numel(w[2:])
