@@ -82,3 +82,19 @@ def test_few_suspect_kernels_on_h100_and_mi300x(rel):
     assert with_ceiling > 0
     assert a.summary["device"]["key"] in ("h100-sxm", "mi300x")
     assert (a.kernels["roof_flag"] == "suspect").sum() < 0.01 * with_ceiling
+
+
+def test_launch_diagnostics_by_hand():
+    from traceflops.roofline import _launch_shape
+    h100 = load_catalog()["h100-sxm"]
+    props = {0: {"numSms": 132, "maxThreadsPerMultiprocessor": 2048, "regsPerMultiprocessor": 65536,
+                 "sharedMemPerMultiprocessor": 233472}}
+    k = pd.DataFrame({"device": pd.array([0, 0, 0], dtype="Int64"),
+                      "grid": ["[66,1,1]", "[400,1,1]", "[2,1,8]"], "block": ["[256,1,1]", "[256,1,1]", "[128,1,1]"],
+                      "registers": [128.0, 128.0, 255.0], "shared_memory": [0.0, 0.0, 116000.0]})
+    _launch_shape(k, {0: h100}, props)
+    # registers limit: 65536 / (128·256) = 2 blocks per SM → 264 resident blocks on 132 SMs
+    assert k["waves"][0] == pytest.approx(66 / 264) and k["sm_fill"][0] == pytest.approx(0.5)
+    assert k["waves"][1] == pytest.approx(400 / 264) and k["tail_efficiency"][1] == pytest.approx((400 / 264) / 2)
+    # shared memory limit: 233472 // 116000 = 2; 16 blocks fill 16 of 132 SMs
+    assert k["waves"][2] == pytest.approx(16 / 264) and k["sm_fill"][2] == pytest.approx(16 / 132)

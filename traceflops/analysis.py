@@ -25,7 +25,7 @@ KERNEL_COLUMNS = [
     "achieved_tflops", "achieved_tbps", "intensity", "peak_tflops", "peak_tbps", "ceiling_tflops",
     "pct_of_ceiling", "bound", "roof_flag", "time_at_ceiling_us", "time_lost_us", "tensor_core", "library",
     "family", "launch_op", "module", "annotation", "step", "input_dims", "input_types", "grid", "block",
-    "waves", "tail_efficiency", "phase", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
+    "waves", "tail_efficiency", "sm_fill", "phase", "external_id", "graph_id", "graph_node_id", "collective", "op_row",
     "graph_match", "graph_confidence",
 ]
 OP_COLUMNS = [

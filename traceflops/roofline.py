@@ -82,23 +82,32 @@ def roofline(k, devices, device_props=None):
 
 
 def _launch_shape(k, devices, props):
-    """Waves and tail efficiency from grid, block and the achieved-occupancy estimate Kineto records."""
-    grid = _prod3(k["grid"]) if "grid" in k else np.full(len(k), np.nan)
-    block = _prod3(k["block"]) if "block" in k else np.full(len(k), np.nan)
-    occ = k["occupancy"].to_numpy(float) if "occupancy" in k else np.full(len(k), np.nan)
-    sms = np.full(len(k), np.nan)
-    max_warps = np.full(len(k), np.nan)
-    for d, rows in pd.Series(k["device"].to_numpy(object)).groupby(k["device"].to_numpy(object), dropna=True).indices.items():
-        spec = devices.get(int(d))
-        p = props.get(int(d), {})
-        n_sm = p.get("numSms") or (spec.sms if spec else None)
-        sms[rows] = n_sm if n_sm else np.nan
-        mt = p.get("maxThreadsPerMultiProcessor")
-        max_warps[rows] = mt / 32 if mt else np.nan
+    """Waves, tail efficiency and SM fill from grid, block, registers and shared memory.
+
+    Resident blocks per SM are the theoretical limit (threads, registers, shared memory, 32 blocks), not
+    Kineto's achieved-occupancy estimate, which already includes the effect of a small grid.
+    """
+    n = len(k)
+    col = lambda c: k[c].to_numpy(float) if c in k else np.full(n, np.nan)
+    grid, block = (_prod3(k[c]) if c in k else np.full(n, np.nan) for c in ("grid", "block"))
+    regs, smem = col("registers"), col("shared_memory")
+    sms, threads_sm, regs_sm, smem_sm = (np.full(n, np.nan) for _ in range(4))
+    dev = pd.Series(k["device"].to_numpy(object))
+    for d, rows in dev.groupby(dev, dropna=True).indices.items():
+        spec, p = devices.get(int(d)), props.get(int(d), {})
+        sms[rows] = p.get("numSms") or (spec.sms if spec else None) or np.nan
+        threads_sm[rows] = p.get("maxThreadsPerMultiprocessor") or np.nan
+        regs_sm[rows] = p.get("regsPerMultiprocessor") or np.nan
+        smem_sm[rows] = p.get("sharedMemPerMultiprocessor") or np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
-        warps_per_block = np.ceil(block / 32)
-        resident = np.floor(occ / 100 * max_warps / warps_per_block)
-        resident = np.where(resident >= 1, resident, np.nan)
+        limits = np.vstack([
+            np.floor(threads_sm / block),
+            np.where(regs > 0, np.floor(regs_sm / (regs * block)), np.inf),
+            np.where(smem > 0, np.floor(smem_sm / smem), np.inf),
+            np.full(n, 32.0),
+        ])
+        resident = np.min(limits, axis=0)
+        resident = np.where(np.isfinite(resident) & (resident >= 1), resident, np.nan)
         waves = grid / (sms * resident)
         k["waves"] = waves
         k["tail_efficiency"] = np.where(waves > 0, waves / np.ceil(waves), np.nan)

@@ -207,12 +207,12 @@ def _kernel_rows(t, n):
     for r in t.head(n).itertuples(index=False):
         rows.append([short(r.name, 200), short(r.op, 80), short(r.input_dims, 120), r.dtype, r.category, int(r.kernels),
                      fmt_us(r.time_us), fmt_pct(100 * r.share), fmt_num(r.achieved_tflops), fmt_pct(r.pct_of_ceiling),
-                     fmt_us(r.time_lost_us)])
+                     fmt_us(r.time_lost_us), fmt_pct(100 * r.sm_fill) if r.sm_fill == r.sm_fill else "–"])
     return rows
 
 
 KERNEL_HEADERS = ["kernel", "op", "shapes", "dtype", "category", "calls", "GPU time", "share", "TFLOP/s",
-                  "% of ceiling", "time lost vs roofline"]
+                  "% of ceiling", "time lost vs roofline", "SMs filled"]
 
 
 def kernel_groups(a):

@@ -72,7 +72,7 @@ def aggregate(k, by):
     """
     if not len(k):
         return pd.DataFrame(columns=list(by) + ["kernels", "time_us", "flops", "bytes", "achieved_tflops",
-                                                "intensity", "pct_of_ceiling", "time_lost_us", "top_name"])
+                                                "intensity", "pct_of_ceiling", "time_lost_us", "sm_fill", "top_name"])
     dur = k["dur_us"].to_numpy(float)
     dur = np.where(np.isfinite(dur), dur, 0.0)
     flops = np.nan_to_num(k["flops"].to_numpy(float)) if "flops" in k else np.zeros(len(k))
@@ -81,12 +81,14 @@ def aggregate(k, by):
     lost = k["time_lost_us"].to_numpy(float) if "time_lost_us" in k else np.full(len(k), np.nan)
     both = (flops > 0) & np.isfinite(byts) & (byts > 0)
     has_c = np.isfinite(tc)
+    fill = k["sm_fill"].to_numpy(float) if "sm_fill" in k else np.full(len(k), np.nan)
+    has_f = np.isfinite(fill)
     keys = pd.DataFrame({c: (k[c].astype(object).where(k[c].notna(), "") if c in k else "") for c in by}, index=k.index)
     w = keys.assign(
         _n=1, _t=dur, _f=flops, _b=np.where(np.isfinite(byts), byts, 0.0), _bh=np.isfinite(byts),
         _fi=np.where(both, flops, 0.0), _bi=np.where(both, byts, 0.0),
         _tc=np.where(has_c, tc, 0.0), _tct=np.where(has_c, dur, 0.0), _l=np.where(np.isfinite(lost), lost, 0.0),
-        _lh=np.isfinite(lost),
+        _lh=np.isfinite(lost), _sf=np.where(has_f, fill * dur, 0.0), _sft=np.where(has_f, dur, 0.0),
         _pk=k["peak_tflops"].to_numpy(float) if "peak_tflops" in k else np.nan,
         _bw=k["peak_tbps"].to_numpy(float) if "peak_tbps" in k else np.nan,
         _tcore=k["tensor_core"].fillna(False).to_numpy(bool) if "tensor_core" in k else False,
@@ -94,17 +96,18 @@ def aggregate(k, by):
     g = w.groupby(list(by), sort=False, dropna=False)
     agg = g.agg(kernels=("_n", "sum"), time_us=("_t", "sum"), flops=("_f", "sum"), bytes=("_b", "sum"),
                 has_bytes=("_bh", "any"), fi=("_fi", "sum"), bi=("_bi", "sum"), tc=("_tc", "sum"), tct=("_tct", "sum"),
-                time_lost_us=("_l", "sum"), has_lost=("_lh", "any"), peak_tflops=("_pk", "max"), peak_tbps=("_bw", "max"), tensor_core=("_tcore", "any"))
+                time_lost_us=("_l", "sum"), has_lost=("_lh", "any"), sf=("_sf", "sum"), sft=("_sft", "sum"), peak_tflops=("_pk", "max"), peak_tbps=("_bw", "max"), tensor_core=("_tcore", "any"))
     with np.errstate(divide="ignore", invalid="ignore"):
         agg["achieved_tflops"] = np.where(agg["time_us"] > 0, agg["flops"] / agg["time_us"] / 1e6, np.nan)
         agg["intensity"] = np.where(agg["bi"] > 0, agg["fi"] / agg["bi"], np.nan)
         agg["pct_of_ceiling"] = np.where(agg["tct"] > 0, agg["tc"] / agg["tct"] * 100, np.nan)
+        agg["sm_fill"] = np.where(agg["sft"] > 0, agg["sf"] / agg["sft"], np.nan)  # time-weighted
     agg["bytes"] = agg["bytes"].where(agg["has_bytes"], np.nan)
     agg["time_lost_us"] = agg["time_lost_us"].where(agg["has_lost"], np.nan)
     names = keys.assign(_name=k["name"].to_numpy(object), _t=dur).sort_values("_t", ascending=False, kind="stable")
     top = names.drop_duplicates(list(by)).set_index(list(by))["_name"].rename("top_name")
     agg = agg.join(top)
-    agg = agg.drop(columns=["has_bytes", "fi", "bi", "tc", "tct", "has_lost"]).reset_index()
+    agg = agg.drop(columns=["has_bytes", "fi", "bi", "tc", "tct", "has_lost", "sf", "sft"]).reset_index()
     return agg.sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
 
 
