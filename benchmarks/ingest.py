@@ -9,8 +9,6 @@ peak RSS are per process. On a shared machine wall time depends on other load; C
 import argparse
 import glob
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile

@@ -3,7 +3,6 @@ shared vLLM piecewise capture/execution pair."""
 import json
 
 import numpy as np
-import pytest
 
 from traceflops.analysis import analyze
 

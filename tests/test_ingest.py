@@ -1,7 +1,6 @@
 """Every shared trace loads, and every GPU activity event becomes exactly one row."""
 import gzip
 import json
-import re
 
 import pytest
 

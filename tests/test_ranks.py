@@ -70,7 +70,7 @@ def test_sequential_matches_parallel(local_out, rank_files, tmp_path):
 
 def test_dask_matches_local(local_out, rank_files, tmp_path):
     pytest.importorskip("distributed")
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
     out, summary = local_out
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:

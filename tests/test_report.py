@@ -1,5 +1,4 @@
 """report: plotly figures, report.html, annotate and the on_trace_ready hook."""
-import copy
 import gzip
 import json
 import os

@@ -3,7 +3,6 @@ content is never eval'd, exec'd or unpickled. (The HTML report has its own brows
 import gzip
 import json
 import re
-from pathlib import Path
 
 import pytest
 
