@@ -3,7 +3,6 @@
 The CLI, the report, compare and notebooks all go through `analyze()` and `Analysis`.
 """
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
 from .link import link
 from .mfu import mfu_summary, union_length
+from .numbers import finite_or_none
 from .phases import kernel_phases
 from .roofline import compute_dtype, roofline
 
@@ -147,23 +147,17 @@ def _empty_costs():
 
 
 def _comm_bytes(k):
-    """Bytes a collective kernel moves per rank, from its own args when its op gave none."""
-    from .kernels.dtypes import dtype_bytes
-    n_in = k["in_msg_nelems"].to_numpy(float) if "in_msg_nelems" in k else np.full(len(k), np.nan)
-    n_out = k["out_msg_nelems"].to_numpy(float) if "out_msg_nelems" in k else np.full(len(k), np.nan)
-    size = np.array([_dsize(x, dtype_bytes) for x in (k["comm_dtype"] if "comm_dtype" in k else [None] * len(k))], float)
-    return np.fmax(n_in, n_out) * size
-
-
-def _dsize(x, dtype_bytes):
-    if not isinstance(x, str):
-        return np.nan
-    for cand in (x, x.replace("c10::", ""), {"Float": "float", "BFloat16": "c10::BFloat16", "Half": "c10::Half",
-                                               "Long": "long int", "Int": "int", "Double": "double"}.get(x, x)):
-        b = dtype_bytes(cand)
-        if b:
-            return float(b)
-    return np.nan
+    """Bytes a collective kernel moves per rank, from its own collective args (NCCL kernels launched by
+    `record_param_comms` carry them), costed by the same registry formula as the op."""
+    out = np.full(len(k), np.nan)
+    if "collective" not in k:
+        return out
+    rows = np.flatnonzero(k["collective"].notna().to_numpy(bool))
+    if len(rows):
+        cols = ["collective", "in_msg_nelems", "out_msg_nelems", "group_size", "comm_dtype"]
+        sub = k.iloc[rows][cols].assign(name="record_param_comms")
+        out[rows] = cost_ops(sub)["bytes"].to_numpy(float)
+    return out
 
 
 def _device_block(spec):
@@ -171,10 +165,6 @@ def _device_block(spec):
         return None
     return {"name": spec.name, "key": spec.key, "peak_tflops": dict(spec.peak_tflops), "peak_tbps": spec.peak_tbps,
             "source": spec.source}
-
-
-def _f(x):
-    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
 
 
 def build_summary(trace, k, ops, devices, dev_warnings, mfu):
@@ -214,12 +204,12 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
             "op_recompute_flops": float(np.nansum(ops["recompute_flops"].to_numpy(float))) if len(ops) else 0.0,
         },
         "coverage": {
-            "link_rate": _f(linked.mean()) if len(kern) else None,
-            "link_rate_in_window": _f(linked[in_window].mean()) if in_window.any() else None,
+            "link_rate": finite_or_none(linked.mean()) if len(kern) else None,
+            "link_rate_in_window": finite_or_none(linked[in_window].mean()) if in_window.any() else None,
             "links": kern["link"].value_counts().to_dict(),
             "unlinked_reasons": kern.loc[~linked, "link_reason"].value_counts().to_dict(),
-            "time_with_flops_or_bytes": _f(dur[has_cost].sum() / total_time) if total_time > 0 else None,
-            "time_with_flops_or_bytes_of_shaped": _f(dur[has_cost & shaped].sum() / dur[shaped].sum()) if dur[shaped].sum() > 0 else None,
+            "time_with_flops_or_bytes": finite_or_none(dur[has_cost].sum() / total_time) if total_time > 0 else None,
+            "time_with_flops_or_bytes_of_shaped": finite_or_none(dur[has_cost & shaped].sum() / dur[shaped].sum()) if dur[shaped].sum() > 0 else None,
             "by_category": by_cat,
         },
         "roofline": {"suspect": int(flags.get("suspect", 0)), "cache_resident": int(flags.get("cache_resident", 0)),

@@ -7,30 +7,22 @@ by their position among GPU events (ingest keeps file order) and each match is c
 correlation, duration, name).  Secret-like metadata keys and values are redacted in the output.
 """
 import gzip
-import math
 from pathlib import Path
 
 import msgspec
 import orjson
 
 from .errors import TraceError
+from .ingest.tables import GPU_KINDS  # the same event selection as ingest: one row per GPU event
+from .numbers import finite_or_none
 from .redact import redact
 
 ANNOTATED = ("flops", "bytes", "achieved_tflops", "ceiling_tflops", "pct_of_ceiling", "bound", "op")
-GPU_CATS = {"kernel", "gpu_memcpy", "memcpy", "gpu_memset", "memset"}
 
 
 def _is_gpu(ev):
     cat = ev.get("cat")
-    return isinstance(cat, str) and cat.lower() in GPU_CATS and ev.get("ph") in ("X", None)
-
-
-def _num(x):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
+    return isinstance(cat, str) and cat.lower() in GPU_KINDS and ev.get("ph") in ("X", None)
 
 
 def _value(col, v):
@@ -38,7 +30,7 @@ def _value(col, v):
         return None
     if col in ("bound", "op"):
         return v if isinstance(v, str) and v else None
-    x = _num(v)
+    x = finite_or_none(v)
     if x is None:
         return None
     return int(x) if col in ("flops", "bytes") and x.is_integer() and abs(x) < 2**63 else x
@@ -55,9 +47,9 @@ def _check(ev, row):
     args = ev.get("args") if isinstance(ev.get("args"), dict) else {}
     corr = args.get("correlation")
     rc = row.get("correlation")
-    if rc is not None and rc is not _NA and corr is not None and _num(corr) != _num(rc):
+    if rc is not None and rc is not _NA and corr is not None and finite_or_none(corr) != finite_or_none(rc):
         return False
-    d, rd = _num(ev.get("dur")), _num(row.get("dur_us"))
+    d, rd = finite_or_none(ev.get("dur")), finite_or_none(row.get("dur_us"))
     if d is not None and rd is not None and abs(d - rd) > 1e-3 * max(1.0, abs(d)):
         return False
     return True
@@ -65,12 +57,12 @@ def _check(ev, row):
 
 def _loose_key(ev):
     args = ev.get("args") if isinstance(ev.get("args"), dict) else {}
-    return (_num(args.get("device", ev.get("pid") if isinstance(ev.get("pid"), int) else None)),
-            _num(args.get("stream")), _num(args.get("correlation")), _num(ev.get("dur")), ev.get("name"))
+    return (finite_or_none(args.get("device", ev.get("pid") if isinstance(ev.get("pid"), int) else None)),
+            finite_or_none(args.get("stream")), finite_or_none(args.get("correlation")), finite_or_none(ev.get("dur")), ev.get("name"))
 
 
 def _row_key(row):
-    return (_num(row.get("device")), _num(row.get("stream")), _num(row.get("correlation")), _num(row.get("dur_us")),
+    return (finite_or_none(row.get("device")), finite_or_none(row.get("stream")), finite_or_none(row.get("correlation")), finite_or_none(row.get("dur_us")),
             row.get("name"))
 
 

@@ -73,19 +73,9 @@ def mark_recompute(ops, costs):
 
 
 def _ancestors_of_set(parent, flag):
-    """True for rows that have an ancestor with `flag` set."""
-    out = np.zeros(len(parent), dtype=bool)
-    anc = parent.copy()
-    todo = np.flatnonzero(anc >= 0)
-    cur = anc[todo]
-    while len(todo):
-        hit = flag[cur]
-        out[todo[hit]] = True
-        keep = ~hit
-        todo, cur = todo[keep], parent[cur[keep]]
-        keep = cur >= 0
-        todo, cur = todo[keep], cur[keep]
-    return out
+    """True for rows that have a (strict) ancestor with `flag` set."""
+    self_or_above = propagate(parent, np.where(flag, 1.0, np.nan), np.isnan) == 1
+    return np.where(parent >= 0, self_or_above[np.clip(parent, 0, None)], False)
 
 
 def math_op(ops, costs, launch_op):
@@ -101,8 +91,7 @@ def math_op(ops, costs, launch_op):
     own = np.where(costed, np.arange(n), -1).astype(np.int64)
     parent = ops["parent"].to_numpy().copy()
     parent[(ops["cat"] == "user_annotation").to_numpy()] = -1
-    target = propagate(parent, own.astype(object), lambda a: np.array([x == -1 for x in a], dtype=bool))
-    target = np.array([int(x) for x in target], dtype=np.int64)
+    target = propagate(parent, own, lambda a: a == -1)
     out = np.full(len(launch_op), -1, dtype=np.int64)
     ok = launch_op >= 0
     out[ok] = target[launch_op[ok]]

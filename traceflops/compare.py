@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .numbers import finite_or_none
 from .report.tables import KEY_COLUMNS, fmt_num, fmt_pct, fmt_us, group_table, key_label
 
 ROW_COLUMNS = KEY_COLUMNS + [
@@ -84,14 +85,6 @@ def compare(a_base, a_new):
     return CompareResult(a_base, a_new, rows, _summary(a_base, a_new, rows))
 
 
-def _f(x):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def _summary(a_base, a_new, rows):
     matched = rows["status"] == "matched"
     tb, tn = float(rows["time_base_us"].sum()), float(rows["time_new_us"].sum())
@@ -108,10 +101,10 @@ def _summary(a_base, a_new, rows):
     def side(a, total, mt, flops):
         s = a.summary or {}
         return {"name": a.name, "device": (s.get("device") or {}).get("name"), "gpu_time_us": total,
-                "gpu_busy_us": _f((s.get("totals") or {}).get("gpu_busy_us")), "matched_time_us": mt,
+                "gpu_busy_us": finite_or_none((s.get("totals") or {}).get("gpu_busy_us")), "matched_time_us": mt,
                 "matched_share": mt / total if total > 0 else None,
                 "matched_tflops": flops / mt / 1e6 if mt > 0 else None,
-                "busy_mfu": _f((s.get("mfu") or {}).get("busy_mfu")), "mfu": _f((s.get("mfu") or {}).get("mfu"))}
+                "busy_mfu": finite_or_none((s.get("mfu") or {}).get("busy_mfu")), "mfu": finite_or_none((s.get("mfu") or {}).get("mfu"))}
 
     out = {
         "key": "op + input_dims + dtype + category (category + normalized kernel name when no op)",
@@ -213,35 +206,37 @@ def write_static_image(fig, path):
 _MD = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\\|`*_[]~#!"})
 
 
+def _one_line(s, limit):
+    """None for a missing value, else the text on one line, cut to `limit` characters."""
+    if s is None or (isinstance(s, float) and math.isnan(s)) or s is pd.NA:
+        return None
+    s = " ".join(str(s).split())
+    return s[: limit - 1] + "…" if len(s) > limit else s
+
+
 def md(s, limit=120):
     """Text safe in a GitHub markdown table cell: HTML-escaped and markdown punctuation as entities."""
-    if s is None or (isinstance(s, float) and math.isnan(s)) or s is pd.NA:
-        return "–"
-    s = " ".join(str(s).split())
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return s.translate(_MD)
+    s = _one_line(s, limit)
+    return "–" if s is None else s.translate(_MD)
 
 
 def code(s, limit=120):
     """A markdown code span (shown literally by GitHub) that is safe in a table cell."""
-    if s is None or (isinstance(s, float) and math.isnan(s)) or s is pd.NA:
+    s = _one_line(s, limit)
+    if s is None:
         return "–"
-    s = " ".join(str(s).split())
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
     s = s.replace("|", "\\|")
     fence = "``" if "`" in s else "`"
     return f"{fence} {s} {fence}" if fence == "``" else f"`{s}`"
 
 
 def _signed_pct(x):
-    x = _f(x)
+    x = finite_or_none(x)
     return "–" if x is None else f"{x:+.1f}%"
 
 
 def _signed_us(x):
-    x = _f(x)
+    x = finite_or_none(x)
     return "–" if x is None else ("+" if x > 0 else "") + fmt_us(x)
 
 

@@ -74,8 +74,11 @@ def kernel_phases(k, ops):
         ann = ann.where(ann.notna(), pd.Series(from_op))
     if ann.notna().any():
         return ann.to_numpy(object)
-    qlen = [_query_len(o, d) for o, d in zip(k["op"], k["input_dims"])]
-    q = pd.Series(qlen, dtype="float")
+    # One decode per distinct (op, shapes) pair, not per kernel.
+    pairs = pd.DataFrame({"op": k["op"].astype(object), "dims": k["input_dims"].astype(object)})
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs.fillna("")))
+    qlen = np.array([_query_len(o or None, d or None) for o, d in uniq] + [None], dtype=float)
+    q = pd.Series(qlen[codes])
     by_attn = np.where(q == 1, "decode", np.where(q > 1, "prefill", None))
     if not np.any(by_attn != None):  # noqa: E711
         return np.full(len(k), None, dtype=object)
@@ -83,4 +86,5 @@ def kernel_phases(k, ops):
     s = pd.Series(by_attn, dtype=object)
     grp = k["step"].astype("float").fillna(-1).to_numpy()
     fill = s.groupby(grp).transform(lambda x: x.dropna().iloc[0] if x.notna().any() else None)
-    return s.where(s.notna(), fill).to_numpy(object)
+    out = s.where(s.notna(), fill)
+    return out.astype(object).where(out.notna(), None).to_numpy(object)

@@ -61,6 +61,20 @@ class Event(msgspec.Struct, gc=False):
     args: Optional[Args] = None
 
 
+class Head(msgspec.Struct, gc=False):
+    """An event with its args left raw: the streaming reader decodes args only for events a table keeps."""
+    ph: Any = None
+    cat: Any = None
+    name: Any = None
+    pid: Any = None
+    tid: Any = None
+    ts: Any = None
+    dur: Any = None
+    id: Any = None
+    bp: Any = None
+    args: Raw = None
+
+
 EVENT_LIST = msgspec.json.Decoder(list[Event])
 ONE_EVENT = msgspec.json.Decoder(Event)
 TOP_OBJECT = msgspec.json.Decoder(dict[str, Raw])

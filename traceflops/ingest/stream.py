@@ -17,12 +17,11 @@ into `Args`, in one batch.
 import mmap
 import os
 import re
-from typing import Any
 
 import msgspec
 from msgspec import Raw
 
-from .schema import ONE_EVENT, Args, Optional
+from .schema import ONE_EVENT, Args, Head, Optional
 
 CHUNK_BYTES = 16 << 20
 MAX_CUT_TRIES = 64
@@ -33,19 +32,6 @@ _CUT = re.compile(rb'\}\s*,\s*\{')
 
 class Fallback(Exception):
     """The streaming path cannot read this input; use the whole-buffer path."""
-
-
-class Head(msgspec.Struct, gc=False):  # no cycles: skip GC tracking of millions of events
-    ph: Any = None
-    cat: Any = None
-    name: Any = None
-    pid: Any = None
-    tid: Any = None
-    ts: Any = None
-    dur: Any = None
-    id: Any = None
-    bp: Any = None
-    args: Raw = None
 
 
 HEADS = msgspec.json.Decoder(list[Head])

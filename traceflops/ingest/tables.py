@@ -334,30 +334,6 @@ def _frame(cols, str_cols):
     return pd.DataFrame(cols)
 
 
-def gpu_table(evs):
-    return _finisher("gpu", gpu_columns)([gpu_columns(evs)])
-
-
-def op_table(evs):
-    return _finisher("ops", op_columns)([op_columns(evs)])
-
-
-def launch_table(evs):
-    return _finisher("launch", launch_columns)([launch_columns(evs)])
-
-
-def gpu_annotation_table(evs):
-    return _finisher("gpu_ann", gpu_annotation_columns)([gpu_annotation_columns(evs)])
-
-
-def flow_table(evs):
-    return _finisher("flows", flow_columns)([flow_columns(evs)])
-
-
-def python_table(evs):
-    return _finisher("python", python_columns)([python_columns(evs)])
-
-
 def process_names(meta_events):
     """{pid: label} from process_name / process_labels metadata (GPU pids say 'GPU n')."""
     out = {}
@@ -367,7 +343,6 @@ def process_names(meta_events):
             if isinstance(label, str):
                 out.setdefault(str(e.pid), label)
     return out
-
 
 
 _COLUMNS = {"gpu": gpu_columns, "ops": op_columns, "launch": launch_columns, "gpu_ann": gpu_annotation_columns,

@@ -9,8 +9,7 @@ all_reduce 2(n-1)/n, all_gather / reduce_scatter / all_to_all (n-1)/n, others 1.
 """
 from __future__ import annotations
 
-import math
-
+from ..numbers import finite_or_none
 from .dtypes import comm_type, compute_dtype, dtype_bytes
 from .registry import OpCost, numel, register
 
@@ -50,14 +49,6 @@ def bus_factor(kind, n):
     return None
 
 
-def _fin(x):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def collective_cost(kind, in_nelems, out_nelems, group_size, type_str, note=None):
     if kind in ("barrier", "wait"):
         return OpCost(flops=None, bytes=0.0, dtype=None, family="comm", comm_bytes=0.0, note=kind)
@@ -80,8 +71,8 @@ def record_param_comms_bytes(a):
     if kind is None:
         return None
     t = comm_type(e.get("comm_dtype")) or (a.type(0) if a.is_tensor(0) else None)
-    return collective_cost(kind, _fin(e.get("in_msg_nelems")), _fin(e.get("out_msg_nelems")),
-                           _fin(e.get("group_size")), t)
+    return collective_cost(kind, finite_or_none(e.get("in_msg_nelems")), finite_or_none(e.get("out_msg_nelems")),
+                           finite_or_none(e.get("group_size")), t)
 
 
 def _c10d(kind, i_in, i_out):
@@ -94,8 +85,8 @@ def _c10d(kind, i_in, i_out):
             n_out = sum(numel(s) for s in outs) if outs else (
                 numel(a.shape(i_out)) if a.shape(i_out) is not None else None)
         t = comm_type(e.get("comm_dtype")) or next((a.type(i) for i in (i_in, i_out or 0) if a.is_tensor(i)), None)
-        res = collective_cost(kind, _fin(e.get("in_msg_nelems")) or n_in, _fin(e.get("out_msg_nelems")) or n_out,
-                              _fin(e.get("group_size")), t,
+        res = collective_cost(kind, finite_or_none(e.get("in_msg_nelems")) or n_in, finite_or_none(e.get("out_msg_nelems")) or n_out,
+                              finite_or_none(e.get("group_size")), t,
                               note=None if t else "TensorList dtype not recorded")
         return res
     c10d_collective_bytes.__doc__ = f"c10d {kind}: message size from the tensor shapes (or extra)."
@@ -123,7 +114,7 @@ def inductor_launch_cost(a):
     bytes) when recorded (source 'inductor'); else bytes = every tensor argument read once
     (outputs are among the arguments: an upper bound of 1x traffic, flops None)."""
     e = a.extra
-    flop, gb = _fin(e.get("kernel_flop")), _fin(e.get("kernel_num_gb"))
+    flop, gb = finite_or_none(e.get("kernel_flop")), finite_or_none(e.get("kernel_num_gb"))
     idx = a.tensor_idx()
     t = a.type(idx[0]) if idx else None
     if flop is not None or gb is not None:
