@@ -48,7 +48,7 @@ class Args(msgspec.Struct, gc=False):  # plain values only: no GC tracking neede
     labels: Any = None
 
 
-class Event(msgspec.Struct, gc=False):
+class _Envelope(msgspec.Struct, gc=False):  # no cycles: skip GC tracking of millions of events
     ph: Any = None
     cat: Any = None
     name: Any = None
@@ -58,20 +58,14 @@ class Event(msgspec.Struct, gc=False):
     dur: Any = None
     id: Any = None
     bp: Any = None
+
+
+class Event(_Envelope, gc=False):
     args: Optional[Args] = None
 
 
-class Head(msgspec.Struct, gc=False):
+class Head(_Envelope, gc=False):
     """An event with its args left raw: the streaming reader decodes args only for events a table keeps."""
-    ph: Any = None
-    cat: Any = None
-    name: Any = None
-    pid: Any = None
-    tid: Any = None
-    ts: Any = None
-    dur: Any = None
-    id: Any = None
-    bp: Any = None
     args: Raw = None
 
 
