@@ -69,7 +69,10 @@ _DTYPES = [
 ]
 _HELPER = re.compile(r"splitKreduce|splitK_reduce|^Memset|memset|scalePackedTensor|nchwToNhwc|nhwcToNchw"
                      r"|convertTensor|cast_kernel|cast_to_fp8|_helper<|transpose_kernel|batched_transpose|epilogue::impl::globalKernel"
-                     r"|_finalize_matmul_scatter|computeOffsets|GemmSerialReduce|cublasLt::.*[Rr]educe")
+                     r"|_finalize_matmul_scatter|computeOffsets|GemmSerialReduce|cublasLt::.*[Rr]educe"
+                     # attention-backward pre/post passes (rowsum(dO*O), dQ accumulator conversion): on an H100
+                     # ncu counts every tensor op of a flash backward in the dq_dk_dv kernel (sample_traces/gpu)
+                     r"|dot_do_o|convert_dq|convert_dkv|clear_dkvaccum|[Bb]wd_?[Pp]reprocess|[Bb]wd_?[Pp]ostprocess")
 
 
 def _classify_one(name: str):
@@ -98,6 +101,8 @@ def _classify_one(name: str):
     elif category in ("elementwise", "reduction", "norm", "softmax", "copy", "memset", "comm"):
         tc = False
     helper = bool(_HELPER.search(name)) or category == "memset"
+    if helper and category == "attention":
+        tc = False  # the pre/post passes of an attention backward are plain loads and stores
     return (category, library, tc, dtype, helper)
 
 
