@@ -146,3 +146,9 @@ def test_vllm_piecewise_capture_pair():
     a0 = analyze(SHARED / EXE)
     assert a.summary["totals"]["flops"] > a0.summary["totals"]["flops"]
     assert np.isclose(info["with_op_and_cost"] / info["replayed_kernels"], info["rate_op_and_cost"])
+    # MoE routing (triton_kernels TopK, SortTokens) gets bytes from its recorded inputs; what stays uncosted is
+    # exactly the expert matmuls of vllm::moe_forward, whose weights are not among the op's recorded inputs
+    costed = (rep["flops"].fillna(0) > 0) | (rep["bytes"].fillna(0) > 0)
+    assert costed[rep["op"].isin(["TopK", "SortTokens"])].all() and rep["op"].isin(["TopK", "SortTokens"]).sum() == 96
+    assert set(rep.loc[~costed, "op"]) == {"vllm::moe_forward"}
+    assert info["with_op_and_cost"] == costed.sum() >= 0.8 * len(rep)

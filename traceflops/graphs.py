@@ -314,7 +314,7 @@ def attribute_graphs(k, ops, *, capture=None, catalog=None, device=None):
         k.loc[idx, "family"] = get("family")
         k.loc[idx, "flops_source"] = np.where(costed, ["graph:" + str(s) for s in src], "none")
         k.loc[idx, "flops_reason"] = np.where(np.nan_to_num(flops) > 0, None,
-                                              np.array([f"graph replay of a kernel whose {x}" if isinstance(x, str) else
+                                              np.array([f"graph replay; its captured kernel: {x}" if isinstance(x, str) else
                                                         "graph replay of a kernel with no cost" for x in reason], dtype=object))
         k.loc[idx, "_graph_input_dims"] = get("input_dims")
         k.loc[idx, "_graph_input_types"] = get("input_types")

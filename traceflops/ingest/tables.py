@@ -231,6 +231,7 @@ def op_columns(evs):
     cols["ev_idx"] = ints(_arg(args, "ev_idx"))
     cols["input_dims"] = raw_text(_first(_arg(args, "input_dims"), _arg(args, "input_dims_old")))
     cols["input_types"] = raw_text(_arg(args, "input_types"))
+    cols["input_strides"] = raw_text(_arg(args, "input_strides"))
     cols["concrete_inputs"] = raw_text(_arg(args, "concrete"))
     cols["kernel_flop"] = floats(_arg(args, "kernel_flop"))
     cols["kernel_num_gb"] = floats(_arg(args, "kernel_num_gb"))

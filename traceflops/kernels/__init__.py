@@ -2,7 +2,7 @@
 
 Importing this package never imports torch.
 """
-from . import attention, comm, conv, gemm, index, norm, pointwise, pooling, reduction  # noqa: F401  (register formulas)
+from . import attention, comm, conv, gemm, index, norm, pointwise, pooling, reduction, routing  # noqa: F401  (register formulas)
 from .dtypes import compute_dtype, dtype_bytes
 from .names import classify_kernels
 from .registry import FORMULAS, OpCost, cost_ops, op_cost

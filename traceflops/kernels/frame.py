@@ -11,7 +11,7 @@ from .registry import has_formula, op_cost
 
 KEY_COLS = ["name", "input_dims", "input_types", "concrete_inputs"]
 EXTRA_COLS = ["kernel_flop", "kernel_num_gb", "collective", "in_msg_nelems", "out_msg_nelems", "group_size",
-              "comm_dtype", "dtype_hint"]
+              "comm_dtype", "dtype_hint", "input_strides"]
 FLOAT_OUT = ["flops", "recompute_flops", "bytes", "comm_bytes", "algbw_factor", "busbw_factor"]
 OBJ_OUT = ["dtype", "flops_source", "family", "cost_note"]
 

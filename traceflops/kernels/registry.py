@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import orjson
+
 from .dtypes import NON_TENSOR, compute_dtype, dtype_bytes
 
 FORMULAS: dict[str, Callable] = {}
@@ -107,13 +109,37 @@ class Args:
         return dtype_bytes(self.type(i))
 
     def nbytes(self, i):
-        """numel * element size of tensor input i, None when unknown; absent optional tensors are 0."""
+        """Bytes of distinct elements of tensor input i (numel * element size, where a dimension with stride
+        0 - an expand()ed view - counts once), None when unknown; absent optional tensors are 0."""
         if i < len(self.types) and self.type(i) == "" and (i >= len(self.dims) or self.dims[i] == []):
             return 0
         s, b = self.shape(i), self.itemsize(i)
         if s is None or b is None:
             return None
+        st = self.strides(i)
+        if st is not None and 0 in st:
+            return numel([d for d, x in zip(s, st) if x != 0]) * b
         return numel(s) * b
+
+    def strides(self, i):
+        """Recorded strides of tensor input i (torch >= 2.1 with record_shapes), or None."""
+        raw = self.extra.get("input_strides")
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            try:
+                raw = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raw = None
+            self.extra["input_strides"] = raw if isinstance(raw, list) else []
+            raw = self.extra["input_strides"]
+        st = raw[i] if isinstance(raw, list) and i < len(raw) else None
+        s = self.shape(i)
+        if not isinstance(st, list) or s is None or len(st) != len(s):
+            return None
+        if any(not isinstance(x, int) or isinstance(x, bool) for x in st):
+            return None
+        return st
 
     def raw(self, i) -> str:
         c = self.concrete[i] if i < len(self.concrete) else ""
