@@ -66,23 +66,31 @@ def stream_of(tids):
     return out
 
 
-def raw_text(raws):
-    """Raw JSON slices → canonical compact JSON text, decoding each distinct value once.
+def raw_text(raws, keep=None):
+    """Raw JSON slices → canonical compact JSON text, decoding each distinct value once; values for which
+    keep(decoded) is false become None.
 
     Canonical text makes shapes comparable across traces whose writers space JSON differently.
     """
     as_bytes = [None if r is None else bytes(r) for r in raws]
     codes, uniques = pd.factorize(pd.Series(as_bytes, dtype=object), use_na_sentinel=True)
-    canon = np.array([_canon(u) for u in uniques] + [None], dtype=object)
+    canon = np.array([_canon(u, keep) for u in uniques] + [None], dtype=object)
     return canon[codes]  # code -1 (missing) picks the trailing None
 
 
-def _canon(b):
+def _canon(b, keep=None):
     try:
         v = msgspec.json.decode(b)
     except msgspec.DecodeError:
         return None
-    return None if v is None else msgspec.json.encode(v).decode()
+    if v is None or (keep is not None and not keep(v)):
+        return None
+    return msgspec.json.encode(v).decode()
+
+
+def has_zero_stride(strides):
+    """True when some tensor input has a stride-0 (expand()ed) dimension: the only strides costing reads."""
+    return isinstance(strides, list) and any(isinstance(s, list) and 0 in s for s in strides)
 
 
 def names(values):

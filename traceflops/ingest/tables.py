@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .columns import floats, ints, keys, names, raw_text, stream_of
+from .columns import floats, has_zero_stride, ints, keys, names, raw_text, stream_of
 from .schema import Args
 
 _get_args, _get_name, _get_pid, _get_tid, _get_ts, _get_dur = map(attrgetter, ("args", "name", "pid", "tid", "ts", "dur"))
@@ -231,7 +231,9 @@ def op_columns(evs):
     cols["ev_idx"] = ints(_arg(args, "ev_idx"))
     cols["input_dims"] = raw_text(_first(_arg(args, "input_dims"), _arg(args, "input_dims_old")))
     cols["input_types"] = raw_text(_arg(args, "input_types"))
-    cols["input_strides"] = raw_text(_arg(args, "input_strides"))
+    # kept only where an input is an expand()ed view: other strides change no byte count, and a column of
+    # mostly None keeps a gigabyte trace's ops table small
+    cols["input_strides"] = raw_text(_arg(args, "input_strides"), keep=has_zero_stride)
     cols["concrete_inputs"] = raw_text(_arg(args, "concrete"))
     cols["kernel_flop"] = floats(_arg(args, "kernel_flop"))
     cols["kernel_num_gb"] = floats(_arg(args, "kernel_num_gb"))
