@@ -13,6 +13,7 @@ from .breakdown import breakdown
 from .graphs import attribute_graphs, finish_graphs, graph_summary
 from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
+from .launch_shapes import cost_from_launch_shapes
 from .link import link
 from .mfu import mfu_summary, union_length
 from .numbers import finite_or_none
@@ -101,6 +102,7 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
         k[c] = classes[c].to_numpy()
     k.loc[k["kind"] == "memcpy", "category"] = "copy"
     k.loc[k["kind"] == "memset", "category"] = "memset"
+    cost_from_launch_shapes(k, ops, trace.launches)
     # Replayed graph kernels take the costs of the kernel they replay (before dtype and roofline).
     graph_info = attribute_graphs(k, ops, capture=capture, catalog=catalog, device=device)
     comm = _comm_bytes(k)
