@@ -50,6 +50,7 @@ class Prepared:
     checks: dict = field(default_factory=dict)  # numerical checks done before profiling
     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     cleanup: Callable[[], None] = lambda: None
+    before_profile: Callable[[], None] = lambda: None  # runs after the warm-up steps, just before profiling
 
 
 @dataclass
@@ -550,6 +551,44 @@ def cuda_graph_mlp(ctx):
                                 "ops launch no kernel"})
 
 
+@workload("transformer_infer_cudagraphs", "graph")
+def transformer_infer_cudagraphs(ctx):
+    """torch.compile(mode="reduce-overhead") inference: CUDA graphs made by Inductor's cudagraph trees. Dynamo
+    is reset after the warm-up (which fills Inductor's on-disk caches), so the profiled steps are what a user
+    profiling from the start sees: step 1 re-traces (cache hits) and runs the compiled code eagerly (the trees'
+    warm-up), step 2 captures the graph and replays it, later steps only replay. One forward per step."""
+    if not ctx.cuda:
+        raise Skip("CUDA graphs need a CUDA device")
+    if not ctx.compile:
+        raise Skip("torch.compile disabled by --no-compile")
+    c = dict(_tcfg(ctx), batch=4, seq=512)
+    torch.manual_seed(0)
+    model = TinyLM(**c).to(ctx.device, torch.bfloat16).eval()
+    g = torch.Generator(device=ctx.device).manual_seed(0)
+    idx = torch.randint(0, c["vocab"], (c["batch"], c["seq"]), device=ctx.device, generator=g)
+    fwd = torch.compile(model, mode="reduce-overhead")
+
+    @torch.no_grad()
+    def step():
+        torch.compiler.cudagraph_mark_step_begin()
+        return fwd(idx).clone()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        step()
+    ctx.sync()
+    compile_s = round(time.perf_counter() - t0, 2)
+    f = transformer_flops(c)
+    fwd_flops = f["gemm"] // 3 + f["attention"] // 3  # forward only: a third of forward + backward
+    params = dict(c, dtype="bfloat16", compiled=True, mode="reduce-overhead", passes="forward (no_grad)",
+                  profiled_steps="1 warm-up (eager), 1 capture + replay, then replays",
+                  compile_and_first_steps_s=compile_s)
+    return Prepared(step, params, {"kernel_flops_per_iter": fwd_flops, "families": ["gemm", "attention"],
+                                   "by_family_kernel_per_iter": {"gemm": f["gemm"] // 3,
+                                                                 "attention": f["attention"] // 3},
+                                   "formula": "one forward per step: 2*T*sum(Linear in*out) + layers*attention_fwd(causal)"},
+                    before_profile=torch._dynamo.reset)
+
+
 # registered last: compiling is the slowest workload, so a run cut short by a time limit loses only this one
 workload("transformer_train_compiled", "model")(_make_transformer(True))
 
@@ -618,6 +657,7 @@ def run_one(ctx, name, group, build, args, env):
             meta = {"workload": name, "group": group, "params": prep.params, "iters": args.iters,
                     "torch": env["torch"], "cuda": env["cuda"], "gpu": env["gpu"], "device": ctx.device,
                     "capability": env["capability"], "schema": SCHEMA}
+            prep.before_profile()
             acts = [torch.profiler.ProfilerActivity.CPU]
             if ctx.cuda:
                 acts.append(torch.profiler.ProfilerActivity.CUDA)

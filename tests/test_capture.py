@@ -347,3 +347,18 @@ def test_gpu_no_kernel_above_the_roof_without_a_cause():
     assert len(g) and (g["bytes"] == 8192 * 8 + 2 * 8192 * 1024 * 4).all()
     n = k[k["op"] == "aten::nll_loss_backward"]
     assert len(n) and (n["bytes"] == 8192 * 8 + 8192 * 4 + 8).all()
+
+
+def test_gpu_torch_compile_cudagraphs_replay_attributed():
+    """torch.compile(mode="reduce-overhead") on the H100: every kernel Inductor's cudagraph trees replay is
+    matched to the eager warm-up in the same trace (confidence 1.0), and the GEMM and attention FLOPs of all
+    kernels equal one forward per profiled step, exactly."""
+    _, man = _gpu_reference()
+    w = next(w for w in _ok(man) if w["name"] == "transformer_infer_cudagraphs")
+    a = _analysis(w["name"])
+    k = a.kernels
+    rep = k[(k["link"] == "graph") & (k["kind"] == "kernel")]
+    assert len(rep) > 50 and set(rep["graph_match"]) == {"eager_align"} and (rep["graph_confidence"] == 1.0).all()
+    assert a.summary["graphs"]["rate_op_and_cost"] == 1.0
+    for fam, per_step in w["expected"]["by_family_kernel_per_iter"].items():
+        assert k.loc[k["family"] == fam, "flops"].sum() == per_step * w["iters"], fam
