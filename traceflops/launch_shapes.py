@@ -46,6 +46,8 @@ def cost_from_launch_shapes(k, ops, launches):
     o_name = ops["name"].to_numpy(object)
     o_end = o_ts + np.nan_to_num(ops["dur_us"].to_numpy(float))
     ops_by_tid, launches_by_tid = _by_tid(o_tid, o_ts), _by_tid(l_tid[is_launch], l_ts[is_launch])
+    recorded = (o_name, ops["input_dims"].to_numpy(object), ops["input_types"].to_numpy(object),
+                ops["concrete_inputs"].to_numpy(object))
     done = 0
     for r in cand:
         m = MATMUL_OGS.search(k["name"].iat[r])
@@ -60,7 +62,7 @@ def cost_from_launch_shapes(k, ops, launches):
         ts_t, rows_t = ops_by_tid[tid]
         win = rows_t[np.searchsorted(ts_t, start, side="left"):np.searchsorted(ts_t, t, side="right")]
         win = win[o_end[win] <= o_end[op]]
-        cost = _matmul_ogs(m, win, o_name, ops)
+        cost = _matmul_ogs(m, win, recorded)
         if cost is None:
             continue
         flops, nbytes, dtype = cost
@@ -88,13 +90,13 @@ def _by_tid(tid, ts):
     return out
 
 
-def _matmul_ogs(m, win, o_name, ops):
+def _matmul_ogs(m, win, recorded):
+    """(flops, bytes, dtype) of one grouped matmul from the ops in its launch window, or None."""
+    o_name, dims, types, conc = recorded
     store_type, per_elem, elem_bytes = WEIGHT_STORAGE.get(m["w"], (None, None, None))
     act = ACT_BYTES.get(m["x"])
     if store_type is None or act is None:
         return None
-    dims, types, conc = ops["input_dims"].to_numpy(object), ops["input_types"].to_numpy(object), \
-        ops["concrete_inputs"].to_numpy(object)
     weight = None
     for i in win[::-1]:  # the last weight-typed 3-D view before the launch
         d, ty = _json(dims[i]), _json(types[i])
