@@ -126,9 +126,10 @@ def main(argv=None):
     ap.add_argument("out", type=Path)
     ap.add_argument("--ncu-dir", type=Path, action="append", default=None)
     ap.add_argument("--status", default="ok")
+    ap.add_argument("--name", default="ncu_reference.json", help="fixture file name in OUT_DIR")
     a = ap.parse_args(argv)
     fix = build(a.out, a.ncu_dir or [a.out / "ncu"], a.status)
-    path = a.out / "ncu_reference.json"
+    path = a.out / a.name
     path.write_text(json.dumps(fix, indent=1) + "\n")
     print(f"wrote {path}: status={fix['status']}, {len(fix['kernels'])} kernel rows")
     return 0

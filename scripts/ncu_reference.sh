@@ -54,6 +54,13 @@ if [ -s "$NCU_DIR/query_metrics_full.txt" ]; then
     METRICS="$METRICS,$m.sum"
   done
 fi
+# NCU_LEAN=1: DRAM bytes, time, bf16 tensor ops and FFMA only (fewer replay passes, for whole training steps)
+if [ -n "${NCU_LEAN:-}" ]; then
+  METRICS="$CORE"
+  for m in sm__ops_path_tensor_op_hgmma_src_bf16_dst_fp32_sparsity_off sm__ops_path_tensor_op_hmma_src_bf16_dst_fp32_sparsity_off; do
+    have "$m" && METRICS="$METRICS,$m.sum"
+  done
+fi
 echo "metrics: $METRICS" >> "$LOG"
 
 # 3. One ncu run per kernel: name|workload|kernel regex|kind (kind tells the parser which counters are FLOPs).
@@ -70,7 +77,7 @@ KERNELS=(
 [ -n "${NCU_KERNELS:-}" ] && IFS=';' read -r -a KERNELS <<< "$NCU_KERNELS"
 profile() {  # tag workload regex metrics
   timeout "$PER_KERNEL_S" "$NCU" --clock-control none --cache-control all --target-processes all \
-    --profile-from-start off --replay-mode kernel -k "$3" -c 4 --metrics "$4" -f -o "$NCU_DIR/$1" \
+    --profile-from-start off --replay-mode kernel -k "$3" -c "${NCU_COUNT:-4}" --metrics "$4" -f -o "$NCU_DIR/$1" \
     "$PY" "$CAP" --device cuda --ncu --only "$2" --warmup 2 >> "$LOG" 2>&1
 }
 if [ "$NCU_STATUS" = ok ]; then
