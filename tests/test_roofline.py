@@ -98,3 +98,24 @@ def test_launch_diagnostics_by_hand():
     assert k["waves"][1] == pytest.approx(400 / 264) and k["tail_efficiency"][1] == pytest.approx((400 / 264) / 2)
     # shared memory limit: 233472 // 116000 = 2; 16 blocks fill 16 of 132 SMs
     assert k["waves"][2] == pytest.approx(16 / 264) and k["sm_fill"][2] == pytest.approx(16 / 132)
+
+
+def test_roof_flag_only_cache_resident_when_l2_explains_it():
+    """H100: 3.35 TB/s DRAM, 50 MB L2. A memory-bound kernel above the roof is `cache_resident` only if its time
+    covers the bytes that cannot have been in L2 at its start ((bytes - 50 MB) / 3.35 TB/s); anything above the
+    compute peak is `suspect` whatever its size."""
+    h100 = load_catalog()["h100-sxm"]
+    mb = 1e6
+    k = pd.DataFrame({
+        "name": ["add 100 MB in 28 us", "add 1 GB in 12 us", "gemm above peak", "add at 90%"],
+        "device": pd.array([0] * 4, dtype="Int64"),
+        # (100 - 50) MB / 3.35 TB/s = 14.9 us <= 28 us; (1074 - 50) MB / 3.35 TB/s = 306 us > 12 us
+        "dur_us": [28.0, 12.0, 100.0, 100 * mb / 3.35e12 * 1e6 / 0.9],
+        "flops": [np.nan, np.nan, 2 * 8192 ** 3, np.nan],
+        "bytes": [100 * mb, 1074 * mb, 10 * mb, 100 * mb],
+        "dtype": ["fp32", "fp32", "bf16", "fp32"], "tensor_core": [False, False, True, False],
+        "grid": [None] * 4, "block": [None] * 4, "occupancy": [np.nan] * 4,
+    })
+    r = roofline(k, {0: h100})
+    assert r["pct_of_ceiling"].iloc[0] == pytest.approx(100 * mb / 28e-6 / 1e12 / 3.35 * 100)  # 106.6%
+    assert list(r["roof_flag"].iloc[:3]) == ["cache_resident", "suspect", "suspect"] and pd.isna(r["roof_flag"].iloc[3])

@@ -89,7 +89,7 @@ def _canon(b, keep=None):
 
 
 def has_zero_stride(strides):
-    """True when some tensor input has a stride-0 (expand()ed) dimension: the only strides costing reads."""
+    """True when some tensor input has a stride-0 (expand()ed) dimension, the only strides that change a byte count."""
     return isinstance(strides, list) and any(isinstance(s, list) and 0 in s for s in strides)
 
 
