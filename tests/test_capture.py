@@ -308,9 +308,10 @@ def test_ncu_fixture_rebuilds_from_committed_csvs():
     dirs = [d for d in (GPU_DIR / "ncu", GPU_DIR / "ncu_more") if d.exists()]
     rebuilt = json.loads(json.dumps(ncu_fixture.build(GPU_DIR, dirs, "ok")))
     assert rebuilt == json.loads((GPU_DIR / "ncu_reference.json").read_text())
-    if (GPU_DIR / "ncu_steps").exists():
-        steps = json.loads(json.dumps(ncu_fixture.build(GPU_DIR, [GPU_DIR / "ncu_steps"], "ok")))
-        assert steps == json.loads((GPU_DIR / "ncu_steps.json").read_text())
+    for part in ("ncu_steps", "ncu_decode"):
+        if (GPU_DIR / part).exists():
+            got = json.loads(json.dumps(ncu_fixture.build(GPU_DIR, [GPU_DIR / part], "ok")))
+            assert got == json.loads((GPU_DIR / f"{part}.json").read_text()), part
 
 
 def test_ncu_tensor_counter_families_count_once():
@@ -385,8 +386,8 @@ def _kernel_base(name):
     return re.sub(r"<.*$", "", name).split("::")[-1].replace("void ", "").strip()
 
 
-def _step_pairs(tag, workload, pattern=None):
-    fix = GPU_DIR / "ncu_steps.json"
+def _step_pairs(tag, workload, pattern=None, fixture="ncu_steps.json"):
+    fix = GPU_DIR / fixture
     if not fix.exists():
         pytest.skip("no whole-step ncu pass committed")
     rows = [r for r in json.loads(fix.read_text())["kernels"] if r["tag"] == tag]
@@ -415,3 +416,24 @@ def test_gpu_whole_training_step_against_ncu():
     rows, k = _step_pairs("compiled_triton", "transformer_train_compiled", "triton")
     assert len(rows) == 72
     assert 1.1 <= k["bytes"].sum() / sum(r["dram_bytes"] for r in rows) <= 1.2
+
+
+def test_gpu_decode_step_against_ncu():
+    """One 64-token decode step with a KV cache (B=8, 16 heads of 128, 1024 cached tokens; the ncu pass reached
+    52 attention and 54 GEMM kernels in its time limit). Memory-bound, so bytes are what matter: traceflops'
+    KV-cache bytes are 0.965-0.971 of DRAM and the weight-bound GEMMs' 0.997-1.002. cuDNN pads the single query
+    row to a 16-row tile and the keys to 128: ncu's tensor FLOPs are exactly 2*B*H*16*ceil(Lk/128)*128*(Dqk+Dv),
+    17.5x the useful FLOPs traceflops counts."""
+    rows, k = _step_pairs("decode_attention", "decode_kv_cache", "sdpa", fixture="ncu_decode.json")
+    assert len(rows) >= 50
+    ratio = k["bytes"].to_numpy(float) / np.array([r["dram_bytes"] for r in rows])
+    assert ((0.95 <= ratio) & (ratio <= 1.0)).all()
+    for t, r in enumerate(rows):
+        lk = 1024 + t + 1
+        assert r["tensor_flops_by_path"] == 2 * 8 * 16 * 16 * (-(-lk // 128) * 128) * (128 + 128)
+        assert k["flops"].iloc[t] == 2 * 8 * 16 * 1 * lk * (128 + 128)
+    rows, k = _step_pairs("decode_gemm", "decode_kv_cache", "nvjet|gemm|gemv", fixture="ncu_decode.json")
+    assert len(rows) >= 50
+    ratio = k["bytes"].to_numpy(float) / np.array([r["dram_bytes"] for r in rows])
+    assert ((0.995 <= ratio) & (ratio <= 1.005)).all()
+    assert [r["tensor_flops_by_path"] for r in rows] == k["flops"].tolist()
