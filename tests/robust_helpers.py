@@ -140,22 +140,13 @@ def crc32_combine(crc1, crc2, len2):
     """zlib's crc32_combine: CRC of A+B from CRC(A), CRC(B) and len(B) (GF(2) matrix powers)."""
     if len2 <= 0:
         return crc1
-    odd = [0xEDB88320] + [1 << (n - 1) for n in range(1, 32)]
-    even = _gf2_square(odd)
-    odd = _gf2_square(even)
-    while True:
-        even = _gf2_square(odd)
+    op = [0xEDB88320] + [1 << (n - 1) for n in range(1, 32)]  # the CRC of one more zero bit
+    op = _gf2_square(_gf2_square(op))  # four zero bits
+    while len2:
+        op = _gf2_square(op)  # one zero byte, then 2, 4, ... bytes
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(op, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
     return crc1 ^ crc2
 
 

@@ -97,13 +97,17 @@ def test_flops_equal_hand_formulas(capture):
     assert {"gemm_fp32_square", "sdpa_flash_causal", "conv2d_3x3", "transformer_train", "decode_kv_cache"} <= set(checked)
 
 
+def _group_ops(capture, group):
+    """(manifest entry, ops table) of each captured workload of a group."""
+    _, manifest, analyses = capture
+    return [(w, analyses[w["name"]].ops) for w in _ok(manifest) if w["group"] == group]
+
+
 def test_attention_recompute_and_op(capture):
     """SDPA on CPU runs the flash-for-CPU op; the backward's QK^T recompute is reported separately."""
-    _, manifest, analyses = capture
-    for w in _ok(manifest):
-        if w["group"] != "sdpa":
-            continue
-        ops = analyses[w["name"]].ops
+    groups = _group_ops(capture, "sdpa")
+    assert groups
+    for w, ops in groups:
         att = ops[(ops["family"] == "attention") & (ops["flops"] > 0)]
         assert set(att["name"]) == {"aten::_scaled_dot_product_flash_attention_for_cpu",
                                     "aten::_scaled_dot_product_flash_attention_for_cpu_backward"}, w["name"]
@@ -121,11 +125,9 @@ def test_causal_alignment_is_top_left(capture):
 
 
 def test_pointwise_bytes_equal_hand_formulas(capture):
-    _, manifest, analyses = capture
-    for w in _ok(manifest):
-        if w["group"] != "pointwise":
-            continue
-        ops = analyses[w["name"]].ops
+    groups = _group_ops(capture, "pointwise")
+    assert groups
+    for w, ops in groups:
         got = float(np.nansum(ops["bytes"].to_numpy(float)))
         assert got == w["expected"]["bytes"], (w["name"], got, w["expected"]["bytes"])
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import orjson
 import pandas as pd
+
+from .kernels.frame import json_list
+from .kernels.registry import Args
 
 # triton_kernels' grouped (ragged) matmul: rows gathered per expert, weights [E, K, N]
 MATMUL_OGS = re.compile(r"_matmul_ogs_\w*?_(?P<x>bf16|fp16|fp32|fp8\w*?)x(?P<y>bf16|fp16|fp32|fp8\w*?)"
@@ -92,46 +94,35 @@ def _by_tid(tid, ts):
 
 def _matmul_ogs(m, win, recorded):
     """(flops, bytes, dtype) of one grouped matmul from the ops in its launch window, or None."""
-    o_name, dims, types, conc = recorded
     store_type, per_elem, elem_bytes = WEIGHT_STORAGE.get(m["w"], (None, None, None))
     act = ACT_BYTES.get(m["x"])
     if store_type is None or act is None:
         return None
+    o_name, dims, types, conc = recorded
     weight = None
-    for i in win[::-1]:  # the last weight-typed 3-D view before the launch
-        d, ty = _json(dims[i]), _json(types[i])
-        if (o_name[i] == "aten::view" and d and ty and ty[0] == store_type and isinstance(d[0], list)
-                and len(d[0]) == 3 and all(isinstance(x, int) and x > 0 for x in d[0])):
-            weight = d[0]
-            break
+    for i in win[::-1]:  # the last 3-D view of weight-typed storage before the launch
+        if o_name[i] == "aten::view":
+            a = Args(json_list(dims[i]), json_list(types[i]), [])
+            w = a.shape(0)
+            if a.type(0) == store_type and w and len(w) == 3 and min(w) > 0:
+                weight = w
+                break
     if weight is None:
         return None
     e, k_stored, n = weight
     kdim = k_stored * per_elem
     n_out = n // 2 if m["swiglu"] else n
-    rows = None
+    size = None
     for i in win[::-1]:  # the last allocation shaped like this kernel's output
-        if o_name[i] not in ALLOC:
-            continue
-        c = _json(conc[i])
-        size = _json(c[0]) if c and isinstance(c[0], str) else None
-        if isinstance(size, list) and size and all(isinstance(x, int) for x in size) and size[-1] == n_out:
-            rows = int(np.prod(size[:-1]))
-            break
-    if not rows:
+        if o_name[i] in ALLOC:
+            z = Args([], [], json_list(conc[i])).ints(0)
+            if z and z[-1] == n_out:
+                size = z
+                break
+    if size is None:
         return None
+    rows = int(np.prod(size[:-1]))
     flops = 2.0 * rows * kdim * n
     # weights of at most min(E, rows) experts (stored bytes), gathered activations in, output out
     weights = min(e, rows) * k_stored * n * elem_bytes
     return flops, float(weights + rows * kdim * act + rows * n_out * act), m["x"]
-
-
-def _json(text):
-    if isinstance(text, list):
-        return text
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None

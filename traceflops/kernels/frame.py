@@ -16,7 +16,8 @@ FLOAT_OUT = ["flops", "recompute_flops", "bytes", "comm_bytes", "algbw_factor", 
 OBJ_OUT = ["dtype", "flops_source", "family", "cost_note"]
 
 
-def _decode(text):
+def json_list(text):
+    """A recorded JSON list column value (text, or already a list) -> list; anything else -> []."""
     if isinstance(text, list):
         return text
     if isinstance(text, (str, bytes)) and text:
@@ -56,10 +57,12 @@ def cost_ops(ops: pd.DataFrame) -> pd.DataFrame:
     extra_cols = [c for c in EXTRA_COLS if c in cols]
     for g, r in enumerate(first):
         extra = {c: values[c][r] for c in extra_cols if not _missing(values[c][r])}
+        if "input_strides" in extra:
+            extra["input_strides"] = json_list(extra["input_strides"])
         res = op_cost(values["name"][r],
-                      _decode(values["input_dims"][r]) if "input_dims" in values else [],
-                      _decode(values["input_types"][r]) if "input_types" in values else [],
-                      _decode(values["concrete_inputs"][r]) if "concrete_inputs" in values else [],
+                      json_list(values["input_dims"][r]) if "input_dims" in values else [],
+                      json_list(values["input_types"][r]) if "input_types" in values else [],
+                      json_list(values["concrete_inputs"][r]) if "concrete_inputs" in values else [],
                       extra or None)
         if res is None:
             continue

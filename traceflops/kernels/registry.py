@@ -10,8 +10,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import orjson
-
 from .dtypes import NON_TENSOR, compute_dtype, dtype_bytes
 
 FORMULAS: dict[str, Callable] = {}
@@ -124,15 +122,6 @@ class Args:
     def strides(self, i):
         """Recorded strides of tensor input i (torch >= 2.1 with record_shapes), or None."""
         raw = self.extra.get("input_strides")
-        if raw is None:
-            return None
-        if isinstance(raw, str):
-            try:
-                raw = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raw = None
-            self.extra["input_strides"] = raw if isinstance(raw, list) else []
-            raw = self.extra["input_strides"]
         st = raw[i] if isinstance(raw, list) and i < len(raw) else None
         s = self.shape(i)
         if not isinstance(st, list) or s is None or len(st) != len(s):
