@@ -13,7 +13,7 @@ from . import devices as devmod
 from .attribute import attribute, mark_recompute, one_level
 from .breakdown import breakdown
 from .graphs import attribute_graphs, finish_graphs, graph_summary
-from .ingest import DEFAULT_MAX_BYTES, read_trace
+from .ingest import DEFAULT_MAX_BYTES, read_trace, release_heap
 from .kernels import classify_kernels, cost_ops
 from .launch_shapes import cost_from_launch_shapes
 from .link import link
@@ -80,8 +80,11 @@ class Analysis:
         return plots.timeline_figure(self, **kw)
 
 
-def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, capture=None):
+def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, capture=None,
+            workers=None):
     """Analyze one trace file. `device` overrides the GPU (catalog key or name).
+
+    `workers`: processes decoding the file (default: all cores for a large file; see ingest/parallel.py).
 
     `capture`: a graph-capture trace of the same run; replayed graph kernels take its kernels' costs.
     """
@@ -89,8 +92,10 @@ def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES,
     if device is not None:
         devmod.find_device(device, catalog)  # fail early on an unknown --device
     with gc_paused():
-        trace = read_trace(path, max_bytes=max_bytes, progress=progress)
-        return analyze_trace(trace, catalog=catalog, device=device, capture=capture)
+        trace = read_trace(path, max_bytes=max_bytes, progress=progress, workers=workers)
+        a = analyze_trace(trace, catalog=catalog, device=device, capture=capture)
+    release_heap()  # the stages' temporaries: give their freed heap back before the outputs are written
+    return a
 
 
 @contextlib.contextmanager
@@ -188,10 +193,10 @@ def _device_block(spec):
 
 
 def build_summary(trace, k, ops, devices, dev_warnings, mfu):
-    kern = k[k["kind"] == "kernel"]
+    kern = k.loc[k["kind"] == "kernel", ["link", "link_reason"]]  # narrow: a full-width take copies every column
     dur = k["dur_us"].fillna(0)
     busy = sum(union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"].fillna(0)).to_numpy(float))
-               for _, g in k[k["ts_us"].notna()].groupby("device"))
+               for _, g in k.loc[k["ts_us"].notna(), ["device", "ts_us", "dur_us"]].groupby("device"))
     in_window = ~kern["link_reason"].fillna("").str.startswith("launched before the profiling window")
     linked = kern["link"] != "none"
     has_cost = (k["flops"].fillna(0) > 0) | k["bytes"].notna()
@@ -202,8 +207,8 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
                                                "covered": float(g.loc[g["c"], "t"].sum() / g["t"].sum()) if g["t"].sum() > 0 else None},
                                     include_groups=False).to_dict())
     flags = k["roof_flag"].value_counts().to_dict()
-    worst = (k[k["roof_flag"].notna()].sort_values("pct_of_ceiling", ascending=False).head(10)
-             [["name", "op", "pct_of_ceiling", "roof_flag", "flops", "bytes", "dur_us"]])
+    worst = (k.loc[k["roof_flag"].notna(), ["name", "op", "pct_of_ceiling", "roof_flag", "flops", "bytes", "dur_us"]]
+             .sort_values("pct_of_ceiling", ascending=False).head(10))
     dev_ids = sorted(devices)
     first = next((devices[d] for d in dev_ids if devices[d] is not None), None)
     dist = trace.meta.get("distributedInfo") if isinstance(trace.meta.get("distributedInfo"), dict) else {}

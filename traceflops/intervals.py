@@ -61,7 +61,9 @@ def group_codes(*cols):
     """One int code per distinct combination of key columns (pid, tid)."""
     code = np.zeros(len(cols[0]) if cols else 0, dtype=np.int64)
     for c in cols:
-        part, uniq = pd.factorize(pd.Series(c, dtype=object).fillna(""), sort=False)
+        if not (isinstance(c, pd.Series) and isinstance(c.dtype, pd.StringDtype)):
+            c = pd.Series(c, dtype=object)  # Arrow strings factorize as they are, without a Python str per row
+        part, uniq = pd.factorize(c.fillna(""), sort=False)
         code = code * (len(uniq) + 1) + part
     return pd.factorize(code)[0].astype(np.int64)
 

@@ -17,6 +17,12 @@ STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
 GRAPH_LAUNCH = re.compile(r"GraphLaunch", re.I)
 
 
+def text_column(values, index):
+    """An object column for repeated text (module paths, annotations): pandas would otherwise infer "str" and
+    copy every row's characters into Arrow (72 MB for one 505 MB trace's ops) and back to Python on each read."""
+    return pd.Series(values, index=index, dtype=object)  # only an object Series escapes the inference
+
+
 def is_none(a):
     return np.asarray(pd.isna(pd.Series(a, dtype=object)), dtype=bool)
 
@@ -33,7 +39,7 @@ def link(trace):
     ops["parent"] = parent
     ops["step"] = _steps_by_time(ops, ops["ts_us"].to_numpy(float))
     _annotations(ops, parent)
-    ops["module"] = _modules(trace, ops, parent)
+    ops["module"] = text_column(_modules(trace, ops, parent), ops.index)
 
     _link_gpu(gpu, ops, launches, op_groups, parent, trace.meta, trace.flows)
     _gpu_steps(gpu, ops, trace.gpu_annotations)
@@ -67,7 +73,7 @@ def _annotations(ops, parent):
     names = ops["name"].to_numpy(object)
     is_ann = (ops["cat"] == "user_annotation").to_numpy() & ~ops["name"].str.match(STEP_RE).to_numpy(bool)
     own = np.where(is_ann, names, None).astype(object)
-    ops["annotation"] = propagate(parent, own, is_none)
+    ops["annotation"] = text_column(propagate(parent, own, is_none), ops.index)
 
 
 def _modules(trace, ops, parent):

@@ -5,6 +5,7 @@ no hostnames, stable column order and types).
 """
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,13 @@ from .errors import TraceError
 from .redact import redact
 
 
-def _arrow(df):
+ROW_GROUP = 1 << 17  # rows converted and written at a time: one slice of Arrow strings alive, not the whole table
+
+
+def _arrow(df, types=None):
     """Plain Arrow types: text columns become strings, flag columns bools; the schema does not depend on
-    the data (an all-null text column is still a string column), so outputs stay comparable."""
+    the data (an all-null text column is still a string column), so outputs stay comparable. `types`
+    fixes the type of object columns (a slice's type must be the whole table's)."""
     out = {}
     for c in df.columns:
         s = df[c]
@@ -26,6 +31,9 @@ def _arrow(df):
             out[c] = pa.array(s, type=pa.string(), from_pandas=True)
         elif s.dtype == object:
             out[c] = _object_column(s)
+            want = (types or {}).get(c)
+            if want is not None and out[c].type != want:
+                out[c] = out[c].cast(want)
         elif str(s.dtype) in ("Int64", "Int32"):
             out[c] = pa.array(s, type=pa.int64())
         else:
@@ -48,8 +56,31 @@ def _object_column(s):
     return pa.array(vals, type=pa.bool_() if types == {bool} else pa.string())
 
 
+def _object_types(df):
+    """The Arrow type `_object_column` gives each object column of the whole table (bool only when every
+    value is a bool)."""
+    return {c: pa.bool_() if pd.api.types.infer_dtype(df[c], skipna=True) == "boolean" else pa.string()
+            for c in df.columns if df[c].dtype == object}
+
+
 def write_parquet(df, path):
-    pq.write_table(_arrow(df), path, compression="zstd", use_dictionary=True, write_statistics=True)
+    if len(df) <= ROW_GROUP:
+        pq.write_table(_arrow(df), path, **PARQUET)
+        return
+    types = _object_types(df)
+    writer = None
+    try:
+        for start in range(0, len(df), ROW_GROUP):
+            table = _arrow(df.iloc[start:start + ROW_GROUP], types)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, **PARQUET)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
 def json_safe(o):
@@ -83,11 +114,19 @@ def write_outputs(analysis, outdir, report=True):
     except OSError as e:
         raise TraceError(f"{outdir}: cannot write output folder ({e.strerror or e})") from None
     paths = {"kernels": outdir / "kernels.parquet", "ops": outdir / "ops.parquet", "summary": outdir / "summary.json"}
-    write_parquet(analysis.kernels, paths["kernels"])
-    write_parquet(analysis.ops, paths["ops"])
-    paths["summary"].write_text(summary_json(analysis.summary), encoding="utf-8")
-    if report:
-        from .report.html import write_report
-        paths["report"] = outdir / "report.html"
-        write_report(analysis, paths["report"])
+    # Parquet encoding and compression run in Arrow's C++ without the GIL: a thread writes the tables (one
+    # at a time, so one Arrow copy is alive) while this one renders the report.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(lambda: [write_parquet(analysis.kernels, paths["kernels"]),
+                                       write_parquet(analysis.ops, paths["ops"])])
+        try:
+            paths["summary"].write_text(summary_json(analysis.summary), encoding="utf-8")
+            if report:
+                from .report.html import write_report
+                paths["report"] = outdir / "report.html"
+                write_report(analysis, paths["report"])
+        finally:
+            err = written.exception()  # waits; an error of the report itself goes up first
+    if err is not None:
+        raise err
     return paths

@@ -24,7 +24,8 @@ def analyze_rank(path, index, outdir, device=None, device_file=None, max_bytes=N
     from .ingest import DEFAULT_MAX_BYTES
     from .outputs import summary_json, write_parquet
 
-    a = analyze(path, device=device, device_file=device_file, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+    # ranks already run one process per core: no nested decoding workers
+    a = analyze(path, device=device, device_file=device_file, max_bytes=max_bytes or DEFAULT_MAX_BYTES, workers=1)
     rank = a.summary["trace"].get("rank")
     try:
         rank = int(rank)

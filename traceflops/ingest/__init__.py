@@ -8,6 +8,7 @@ import pandas as pd
 from ..errors import TraceError
 from .schema import EVENT_LIST, ONE_EVENT
 from .source import DEFAULT_MAX_BYTES, read_bytes, split_top
+from .parallel import auto_workers
 from .stream import Fallback, read_stream
 from .tables import Router
 
@@ -38,13 +39,16 @@ def trace_name(path):
     return name or "trace"
 
 
-def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress=None):
-    """Read a Kineto/Chrome trace (.json or .json.gz, object or bare-array form) into typed tables."""
+def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress=None, workers=None):
+    """Read a Kineto/Chrome trace (.json or .json.gz, object or bare-array form) into typed tables.
+
+    `workers`: processes decoding a large file (default: parallel.auto_workers; 1 reads in this process).
+    The tables are the same whatever the count."""
     path = str(path)
     warnings = []
     router = Router(keep_python=keep_python)
     try:
-        header, bad = _streamed(path, max_bytes, router, warnings, progress)
+        header, bad = _streamed(path, max_bytes, router, warnings, progress, workers)
     except (Fallback, UnicodeDecodeError, RecursionError):
         router = Router(keep_python=keep_python)
         header, bad = _whole(path, max_bytes, router, warnings, progress)
@@ -55,7 +59,7 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
     if not isinstance(header, dict):
         header = {}
     t = router.tables()
-    _trim()
+    release_heap()
     return Trace(
         path=path, name=trace_name(path),
         gpu=t["gpu"], ops=t["ops"], launches=t["launch"], gpu_annotations=t["gpu_ann"], flows=t["flows"],
@@ -64,8 +68,8 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
     )
 
 
-def _trim():
-    """Hand the decode chunks' freed heap back to the OS (glibc keeps it otherwise), lowering peak RSS later."""
+def release_heap():
+    """Hand freed heap back to the OS (glibc keeps it otherwise), lowering the peak RSS of what follows."""
     try:
         import ctypes
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -73,7 +77,7 @@ def _trim():
         pass
 
 
-def _streamed(path, max_bytes, router, warnings, progress):
+def _streamed(path, max_bytes, router, warnings, progress, workers):
     """Fast, bounded-memory path (stream.py); raises Fallback for anything it cannot read cleanly."""
     import os
     from .source import GZIP_MAGIC
@@ -92,7 +96,9 @@ def _streamed(path, max_bytes, router, warnings, progress):
         if size > max_bytes:
             raise Fallback("size")  # source.py raises the size error
         data = None
-    return read_stream(path, data, router, progress)
+    if workers is None:
+        workers = auto_workers(size if data is None else len(data))
+    return read_stream(path, data, router, progress, workers)
 
 
 def _whole(path, max_bytes, router, warnings, progress):
@@ -140,4 +146,4 @@ def _without_args(raw):
         return None
 
 
-__all__ = ["Trace", "read_trace", "TraceError", "DEFAULT_MAX_BYTES"]
+__all__ = ["Trace", "read_trace", "release_heap", "TraceError", "DEFAULT_MAX_BYTES"]

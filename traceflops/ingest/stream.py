@@ -21,7 +21,9 @@ import re
 import msgspec
 from msgspec import Raw
 
+from . import parallel
 from .schema import ONE_EVENT, Args, Head, Optional
+from .tables import Router
 
 CHUNK_BYTES = 16 << 20
 MAX_CUT_TRIES = 64
@@ -42,12 +44,13 @@ ONE_ARGS = msgspec.json.Decoder(Optional[Args])
 _BAD = object()
 
 
-def read_stream(path, data, router, progress=None):
-    """Decode the events of `data` (a bytes object, or None to mmap `path`) into `router`.
+def read_stream(path, data, router, progress=None, workers=1):
+    """Decode the events of `data` (a bytes object, or None to mmap `path`) into `router`, using up to
+    `workers` processes (parallel.py) on a large input.
 
     Returns (header dict, count of events whose fields had impossible types). Raises Fallback."""
     if data is not None:
-        return _read(memoryview(data), router, progress, None)
+        return _read(memoryview(data), router, progress, None, workers)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -58,7 +61,7 @@ def read_stream(path, data, router, progress=None):
             mm.madvise(mmap.MADV_SEQUENTIAL)
         except (AttributeError, OSError):
             pass
-        return _read(mm, router, progress, mm)
+        return _read(mm, router, progress, mm, workers)
     finally:
         mm.close()
 
@@ -75,7 +78,7 @@ def _release(mm, upto):
             pass
 
 
-def _read(buf, router, progress, mm):
+def _read(buf, router, progress, mm, workers=1):
     n = len(buf)
     first = _first_byte(buf)
     if first == b"[":
@@ -93,21 +96,96 @@ def _read(buf, router, progress, mm):
         header, obj_form, pos = dict(pre), True, m.end()
     else:
         raise Fallback("not JSON")
+    splits = parallel.split_points(buf, pos, workers, _CUT) if workers > 1 else []
+    if splits:
+        bad = _parallel(buf, pos, splits, router, progress, mm, obj_form, header)
+    else:
+        bad = _span(buf, pos, None, router, progress, mm, obj_form, header)
+    if progress is not None:
+        progress(n, n)
+    _release(mm, n)
+    return _decode_header(header), bad
+
+
+class _WrongSplit(Exception):
+    """A range's last chunk did not decode up to its split: the split lay inside a string. Everything up to
+    `pos` (a true event start) was read; the ranges after it were read from a wrong start and are dropped."""
+
+    def __init__(self, pos, bad):
+        super().__init__(pos)
+        self.pos, self.bad = pos, bad
+
+
+def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
+    """Read the first range here and the others in forked workers; merge their tables in file order."""
+    spans = list(zip(splits, splits[1:] + [None]))
+    children = [parallel.fork(_child_span, buf, m.end() - 1, end, mm, obj_form, router.keep_python)
+                for m, end in spans]
+    try:
+        try:
+            bad = _span(buf, pos, splits[0], router, progress, mm, obj_form, header)
+        except _WrongSplit as w:
+            return w.bad + _span(buf, w.pos, None, router, progress, mm, obj_form, header)
+        for (m, end), child in zip(spans, children):
+            result = parallel.join(child)
+            if result is None:  # the worker died (out of memory, killed): read its range here
+                try:
+                    bad += _span(buf, m.end() - 1, end, router, None, mm, obj_form, header)
+                    continue
+                except _WrongSplit as w:
+                    return bad + w.bad + _span(buf, w.pos, None, router, progress, mm, obj_form, header)
+            if result[0] == "fallback":  # the range before it ended on this split, so the split was true
+                raise Fallback(result[1])
+            bad += result[1]
+            header.update(result[2])
+            router.absorb(result[3])
+            if result[0] == "wrong_split":
+                return bad + _span(buf, result[4], None, router, progress, mm, obj_form, header)
+        return bad
+    finally:
+        parallel.reap(children)
+
+
+def _child_span(buf, pos, end, mm, obj_form, keep_python):
+    """A worker's range: read with its own Router, returned as picklable pieces."""
+    router = Router(keep_python=keep_python)
+    header = {}
+    try:
+        bad = _span(buf, pos, end, router, None, mm, obj_form, header)
+    except Fallback as e:
+        return ("fallback", str(e))
+    except _WrongSplit as w:
+        return ("wrong_split", w.bad, header, router.state(), w.pos)
+    return ("ok", bad, header, router.state())
+
+
+def _span(buf, pos, end, router, progress, mm, obj_form, header):
+    """Route the events from `pos` (an event start) up to the cut `end` (a match of _CUT), or to the end of
+    the events when `end` is None. Returns the count of type-damaged events dropped."""
+    n = len(buf)
+    limit = n if end is None else end.start()
     bad = 0
     while True:
-        if n - pos <= CHUNK_BYTES + (CHUNK_BYTES >> 2):
-            bad += _last(buf, pos, obj_form, header, router)
+        if limit - pos <= CHUNK_BYTES + (CHUNK_BYTES >> 2):
+            if end is None:
+                bad += _last(buf, pos, obj_form, header, router)
+            else:  # this decodes only if `end` is a true event boundary (see the module docstring)
+                evs = _decode(b"".join((b"[", buf[pos:end.start() + 1], b"]")))
+                if evs is None:
+                    raise _WrongSplit(pos, bad)
+                bad += _route(evs, router)
             break
-        cut, evs = _cut(buf, pos)
+        got = _cut(buf, pos, limit)
+        if got is None:  # no event boundary before the limit: the rest is one last chunk
+            limit = pos
+            continue
+        cut, evs = got
         bad += _route(evs, router)
         pos = cut
         _release(mm, pos)
         if progress is not None:
             progress(pos, n)
-    if progress is not None:
-        progress(n, n)
-    _release(mm, n)
-    return _decode_header(header), bad
+    return bad
 
 
 def _first_byte(buf):
@@ -120,13 +198,14 @@ def _skip_ws(buf, i):
     return i + len(head) - len(head.lstrip())
 
 
-def _cut(buf, pos):
-    """(next event start, decoded Heads) for the chunk starting at `pos`."""
+def _cut(buf, pos, limit):
+    """(next event start, decoded Heads) for the chunk starting at `pos`, cut before `limit`; None when no
+    candidate cut lies before `limit`."""
     search_from = pos + CHUNK_BYTES
     for _ in range(MAX_CUT_TRIES):
-        m = _CUT.search(buf, search_from)
+        m = _CUT.search(buf, search_from, limit)
         if m is None:
-            break
+            return None
         chunk = b"".join((b"[", buf[pos:m.start() + 1], b"]"))
         evs = _decode(chunk)
         if evs is not None:

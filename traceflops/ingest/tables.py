@@ -57,6 +57,23 @@ class Router:
         self._meta_all.extend(self.meta)
         self.meta = []
 
+    def state(self):
+        """What this router has read, as picklable pieces (a parallel worker's result; see `absorb`)."""
+        self.flush()
+        return {"pieces": self._pieces, "counts": self.counts, "meta": self._meta_all,
+                "bad_args": getattr(self, "bad_args", 0)}
+
+    def absorb(self, state):
+        """Append what another router read from the events after ours (in file order)."""
+        self.flush()
+        for key, pieces in state["pieces"].items():
+            self._pieces[key].extend(pieces)
+        for cat, n in state["counts"].items():
+            self.counts[cat] = self.counts.get(cat, 0) + n
+        self._meta_all.extend(state["meta"])
+        if state["bad_args"]:
+            self.bad_args = getattr(self, "bad_args", 0) + state["bad_args"]
+
     def tables(self):
         self.flush()
         out = {key: finish(self._pieces[key]) for key, (_, finish) in _BUILDERS.items()}
@@ -334,7 +351,7 @@ def _frame(cols, str_cols):
                 except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
                     pass
             cols[c] = pd.array(cols[c], dtype="str")
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, copy=False)  # the columns are fresh: no consolidating copy
 
 
 def process_names(meta_events):

@@ -84,31 +84,56 @@ def aggregate(k, by):
     fill = k["sm_fill"].to_numpy(float) if "sm_fill" in k else np.full(len(k), np.nan)
     has_f = np.isfinite(fill)
     keys = pd.DataFrame({c: (k[c].astype(object).where(k[c].notna(), "") if c in k else "") for c in by}, index=k.index)
-    w = keys.assign(
-        _n=1, _t=dur, _f=flops, _b=np.where(np.isfinite(byts), byts, 0.0), _bh=np.isfinite(byts),
-        _fi=np.where(both, flops, 0.0), _bi=np.where(both, byts, 0.0),
-        _tc=np.where(has_c, tc, 0.0), _tct=np.where(has_c, dur, 0.0), _l=np.where(np.isfinite(lost), lost, 0.0),
-        _lh=np.isfinite(lost), _sf=np.where(has_f, fill * dur, 0.0), _sft=np.where(has_f, dur, 0.0),
-        _pk=k["peak_tflops"].to_numpy(float) if "peak_tflops" in k else np.nan,
-        _bw=k["peak_tbps"].to_numpy(float) if "peak_tbps" in k else np.nan,
-        _tcore=k["tensor_core"].fillna(False).to_numpy(bool) if "tensor_core" in k else False,
-    )
-    g = w.groupby(list(by), sort=False, dropna=False)
-    agg = g.agg(kernels=("_n", "sum"), time_us=("_t", "sum"), flops=("_f", "sum"), bytes=("_b", "sum"),
-                has_bytes=("_bh", "any"), fi=("_fi", "sum"), bi=("_bi", "sum"), tc=("_tc", "sum"), tct=("_tct", "sum"),
-                time_lost_us=("_l", "sum"), has_lost=("_lh", "any"), sf=("_sf", "sum"), sft=("_sft", "sum"), peak_tflops=("_pk", "max"), peak_tbps=("_bw", "max"), tensor_core=("_tcore", "any"))
+    gid, first = _group_ids(keys)
+    ng = len(first)
+
+    def total(x):
+        return np.bincount(gid, weights=np.broadcast_to(np.asarray(x, float), gid.shape), minlength=ng)
+
+    def anyof(x):
+        return np.bincount(gid, weights=np.broadcast_to(np.asarray(x, bool), gid.shape).astype(float), minlength=ng) > 0
+
+    def top(x):
+        out = np.full(ng, np.nan)
+        np.fmax.at(out, gid, np.broadcast_to(np.asarray(x, float), gid.shape))  # NaN-skipping max
+        return out
+
+    kernels = np.bincount(gid, minlength=ng)
+    time_us, fi, bi = total(dur), total(np.where(both, flops, 0.0)), total(np.where(both, byts, 0.0))
+    tc, tct = total(np.where(has_c, tc, 0.0)), total(np.where(has_c, dur, 0.0))
+    sf, sft = total(np.where(has_f, fill * dur, 0.0)), total(np.where(has_f, dur, 0.0))
+    flops_sum = total(flops)
     with np.errstate(divide="ignore", invalid="ignore"):
-        agg["achieved_tflops"] = np.where(agg["time_us"] > 0, agg["flops"] / agg["time_us"] / 1e6, np.nan)
-        agg["intensity"] = np.where(agg["bi"] > 0, agg["fi"] / agg["bi"], np.nan)
-        agg["pct_of_ceiling"] = np.where(agg["tct"] > 0, agg["tc"] / agg["tct"] * 100, np.nan)
-        agg["sm_fill"] = np.where(agg["sft"] > 0, agg["sf"] / agg["sft"], np.nan)  # time-weighted
-    agg["bytes"] = agg["bytes"].where(agg["has_bytes"], np.nan)
-    agg["time_lost_us"] = agg["time_lost_us"].where(agg["has_lost"], np.nan)
-    names = keys.assign(_name=k["name"].to_numpy(object), _t=dur).sort_values("_t", ascending=False, kind="stable")
-    top = names.drop_duplicates(list(by)).set_index(list(by))["_name"].rename("top_name")
-    agg = agg.join(top)
-    agg = agg.drop(columns=["has_bytes", "fi", "bi", "tc", "tct", "has_lost", "sf", "sft"]).reset_index()
+        agg = pd.DataFrame({
+            **{c: keys[c].to_numpy(object)[first] for c in by},
+            "kernels": kernels, "time_us": time_us, "flops": flops_sum,
+            "bytes": np.where(anyof(np.isfinite(byts)), total(np.where(np.isfinite(byts), byts, 0.0)), np.nan),
+            "time_lost_us": np.where(anyof(np.isfinite(lost)), total(np.where(np.isfinite(lost), lost, 0.0)), np.nan),
+            "peak_tflops": top(k["peak_tflops"].to_numpy(float) if "peak_tflops" in k else np.nan),
+            "peak_tbps": top(k["peak_tbps"].to_numpy(float) if "peak_tbps" in k else np.nan),
+            "tensor_core": anyof(k["tensor_core"].fillna(False).to_numpy(bool) if "tensor_core" in k else False),
+            "achieved_tflops": np.where(time_us > 0, flops_sum / time_us / 1e6, np.nan),
+            "intensity": np.where(bi > 0, fi / bi, np.nan),
+            "pct_of_ceiling": np.where(tct > 0, tc / tct * 100, np.nan),
+            "sm_fill": np.where(sft > 0, sf / sft, np.nan),  # time-weighted
+        })
+    order = np.argsort(-dur, kind="stable")  # the longest kernel names its group; the first row wins ties
+    g_sorted = gid[order]
+    _, at = np.unique(g_sorted, return_index=True)
+    agg["top_name"] = k["name"].to_numpy(object)[order[at]]
     return agg.sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _group_ids(keys):
+    """(group id per row, first row of each group): groups numbered in order of first appearance."""
+    code = np.zeros(len(keys), dtype=np.int64)
+    for c in keys.columns:
+        part, uniq = pd.factorize(keys[c], sort=False)
+        code = code * (len(uniq) + 1) + part
+    gid, uniq = pd.factorize(code, sort=False)
+    first = np.full(len(uniq), len(keys), dtype=np.int64)
+    np.minimum.at(first, gid, np.arange(len(keys)))
+    return gid.astype(np.intp), first
 
 
 def group_table(k):
