@@ -3,8 +3,9 @@
     python benchmarks/ingest.py            # ~500 MB trace: analyze vs orjson.loads, + 8-rank speed-up
     python benchmarks/ingest.py --big      # also a ~2 GB trace (must complete)
 
-Each measurement runs in its own subprocess under /usr/bin/time, so wall time, CPU time (user+sys) and
-peak RSS are per process. On a shared machine wall time depends on other load; CPU time does less.
+Each measurement runs in its own subprocess under /usr/bin/time; memory is sampled over its whole process
+tree (traceflops forks workers on large inputs; `TRACEFLOPS_PROCESSES=1` is also timed for comparison).
+On a shared machine wall time depends on other load; CPU time does less.
 """
 import argparse
 import glob
@@ -43,13 +44,19 @@ def _tree(pid):
     return out
 
 
-def _tree_rss(pid):
+def _tree_mem(pid, pss=False):
+    """Sum over the process tree of RSS (statm) or, with pss=True, of PSS (smaps_rollup: a page shared by
+    n processes counts 1/n in each, so the sum is the tree's real footprint)."""
     total = 0
     for p in _tree(pid):
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
+            if pss:
+                with open(f"/proc/{p}/smaps_rollup") as f:
+                    total += next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("Pss:"))
+            else:
+                with open(f"/proc/{p}/statm") as f:
+                    total += int(f.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError, StopIteration):
             pass
     return total
 
@@ -58,25 +65,29 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def timed(cmd, env_extra=None):
-    """(wall s, cpu s, peak RSS bytes) of one subprocess and everything it forks.
+    """(wall s, cpu s, peak RSS bytes, peak tree PSS bytes) of one subprocess and everything it forks.
 
     CPU time is user+sys of the process and its reaped children (/usr/bin/time). Peak RSS is the larger of
     the process's own exact peak (/usr/bin/time) and the sum of RSS over its process tree sampled every
-    10 ms (parallel decoding forks workers; their pages shared with the parent count twice, so the sum is
-    an over-estimate)."""
+    10 ms: forked workers share pages with the parent and the sum counts them in each, so it over-states.
+    Peak PSS (sampled every 50 ms) counts a shared page once across the tree."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
         p = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tf.name, *cmd], env=env, cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        tree_peak = 0
+        rss_peak = pss_peak = 0
+        i = 0
         while p.poll() is None:
-            tree_peak = max(tree_peak, _tree_rss(p.pid))
+            rss_peak = max(rss_peak, _tree_mem(p.pid))
+            if i % 5 == 0:
+                pss_peak = max(pss_peak, _tree_mem(p.pid, pss=True))
+            i += 1
             time.sleep(0.01)
         err = p.stderr.read()
         if p.returncode:
             raise SystemExit(f"{cmd} failed:\n{err[-2000:]}")
         wall, user, sys_, rss = tf.read().split()[-4:]
-    return float(wall), float(user) + float(sys_), max(int(rss) * 1024, tree_peak)
+    return float(wall), float(user) + float(sys_), max(int(rss) * 1024, rss_peak), pss_peak
 
 
 def analyze_cmd(path, out, extra=()):
@@ -92,9 +103,9 @@ def one(path, hta=False):
     print(f"\n== {path.name}: {size / 1e6:.0f} MB")
     with tempfile.TemporaryDirectory() as tmp:
         a = timed(analyze_cmd(path, Path(tmp) / "out"))
-        a1 = timed(analyze_cmd(path, Path(tmp) / "out1"), {"TRACEFLOPS_INGEST_WORKERS": "1"})
+        a1 = timed(analyze_cmd(path, Path(tmp) / "out1"), {"TRACEFLOPS_PROCESSES": "1"})
     o = timed(orjson_cmd(path))
-    rows = [("traceflops analyze (end to end)", a), ("  same, decoding in one process", a1),
+    rows = [("traceflops analyze (end to end)", a), ("  same, in one process", a1),
             ("orjson.loads (read + parse)", o)]
     if hta:
         try:
@@ -103,8 +114,9 @@ def one(path, hta=False):
             rows.append(("HTA parse_trace_file", h))
         except SystemExit as e:
             print(f"(HTA skipped: {str(e)[:200]})")
-    for name, (w, c, r) in rows:
-        print(f"{name:36s} wall {w:7.1f} s  cpu {c:7.1f} s  peak RSS {r / 1e6:7.0f} MB = {r / size:4.2f}x file")
+    for name, (w, c, r, pss) in rows:
+        print(f"{name:36s} wall {w:7.1f} s  cpu {c:7.1f} s  peak RSS {r / 1e6:7.0f} MB = {r / size:4.2f}x file"
+              f"  (PSS {pss / 1e6:5.0f} MB = {pss / size:4.2f}x)")
     print(f"ratio analyze/orjson: wall {a[0] / o[0]:.2f}x  cpu {a[1] / o[1]:.2f}x   (target <= 0.7x; RSS target <= 1.5x file)")
     return a, o
 
@@ -137,9 +149,9 @@ def main():
     if a.big:
         big = build(2000)
         with tempfile.TemporaryDirectory() as tmp:
-            w, c, r = timed(analyze_cmd(big, Path(tmp) / "out"))
+            w, c, r, pss = timed(analyze_cmd(big, Path(tmp) / "out"))
         print(f"\n== {big.name}: {big.stat().st_size / 1e6:.0f} MB analyzed in wall {w:.1f} s, cpu {c:.1f} s, "
-              f"peak RSS {r / 1e6:.0f} MB ({r / big.stat().st_size:.2f}x file)")
+              f"peak RSS {r / 1e6:.0f} MB ({r / big.stat().st_size:.2f}x file), PSS {pss / 1e6:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -75,3 +75,22 @@ def test_mfu_hand_calculation(tmp_path):
     assert m["wall_us"] == pytest.approx(300.0)
     assert m["mfu"] == pytest.approx(2 * flops_each / (989.4e12 * wall))
     assert m["busy_mfu"] == pytest.approx(2 * flops_each / (989.4e12 * 200e-6))
+
+
+def test_union_length_matches_a_brute_force_cover():
+    import numpy as np
+
+    from traceflops.mfu import union_length
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(0, 30))
+        s = rng.integers(0, 100, n).astype(float)
+        e = s + rng.integers(0, 20, n)
+        covered = set()
+        for a, b in zip(s, e):
+            covered.update(range(int(a), int(b)))
+        if n:  # an interval missing an end is left out, not allowed to swallow the rest
+            s2, e2 = np.r_[s, np.nan, 5.0], np.r_[e, 50.0, np.nan]
+        else:
+            s2, e2 = s, e
+        assert union_length(s2, e2) == len(covered)

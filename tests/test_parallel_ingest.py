@@ -1,4 +1,4 @@
-"""Parallel decoding (ingest/parallel.py) gives exactly the tables of a one-process read.
+"""Parallel decoding (forks.py + ingest/stream.py) gives exactly the tables of a one-process read.
 
 Chunks and the parallel threshold are shrunk so that small bundled traces are split among forked workers.
 """
@@ -10,7 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from traceflops.ingest import parallel, read_trace, stream
+from traceflops import forks
+from traceflops.ingest import read_trace, stream
 
 from .conftest import SAMPLES
 
@@ -23,15 +24,15 @@ TABLES = ("gpu", "ops", "launches", "gpu_annotations", "flows", "python")
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(stream, "CHUNK_BYTES", 4096)
-    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
-    forks = []
-    real = parallel.fork
+    monkeypatch.setattr(stream, "PARALLEL_MIN_BYTES", 0)
+    made = []
+    real = forks.fork
 
     def counted(*a):
-        forks.append(1)
+        made.append(1)
         return real(*a)
-    monkeypatch.setattr(parallel, "fork", counted)
-    return forks
+    monkeypatch.setattr(forks, "fork", counted)
+    return made
 
 
 def assert_same(a, b):
@@ -118,10 +119,16 @@ def test_gzip_and_both_top_level_forms(small_chunks, tmp_path, obj):
     assert len(small_chunks) == 2
 
 
-def test_auto_workers(monkeypatch):
-    monkeypatch.delenv(parallel.ENV, raising=False)
-    assert parallel.auto_workers(1 << 20) == 1  # small files: not worth a fork
-    monkeypatch.setenv(parallel.ENV, "1")
-    assert parallel.auto_workers(1 << 40) == 1
-    monkeypatch.setenv(parallel.ENV, "3")
-    assert parallel.auto_workers(10) == 3
+def test_small_files_are_read_in_one_process(monkeypatch, tmp_path):
+    p = write_trace(tmp_path / "t.json", kernels(50))
+    monkeypatch.setattr(forks, "fork", lambda *a: pytest.fail("forked for a small file"))
+    assert len(read_trace(p, workers=4).gpu) == 50
+
+
+def test_process_count(monkeypatch):
+    monkeypatch.setenv(forks.ENV, "1")
+    assert forks.processes() == 1
+    monkeypatch.setenv(forks.ENV, "3")
+    assert forks.processes() == 3
+    monkeypatch.delenv(forks.ENV)
+    assert 1 <= forks.processes() <= forks.MAX_WORKERS

@@ -102,10 +102,10 @@ def test_committed_traces_hold_no_unredacted_secrets(trace):
 SOURCES = sorted(p for p in (REPO / "traceflops").rglob("*.py"))
 
 
-# The one pickle use: parallel decoding's workers send their column pieces to the parent through a private
+# The one pickle use: forked decoding workers send their tables to the parent through a private
 # os.pipe(). The stream is written by our own forked process from decoded values, never read from a file or
 # from trace bytes, so a trace cannot put pickle opcodes in it.
-PICKLE_IPC = REPO / "traceflops" / "ingest" / "parallel.py"
+PICKLE_IPC = REPO / "traceflops" / "forks.py"
 
 
 def test_pickle_only_over_a_private_pipe():

@@ -84,7 +84,7 @@ def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES,
             workers=None):
     """Analyze one trace file. `device` overrides the GPU (catalog key or name).
 
-    `workers`: processes decoding the file (default: all cores for a large file; see ingest/parallel.py).
+    `workers`: processes decoding the file (default: the cores available, for a large file; see forks.py).
 
     `capture`: a graph-capture trace of the same run; replayed graph kernels take its kernels' costs.
     """
@@ -145,7 +145,9 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
     op_table = ops.copy(deep=False)  # copy-on-write: no data copied
     for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):
-        op_table[c] = costs[c].to_numpy() if c in costs else None
+        v = costs[c].to_numpy() if c in costs else None
+        # repeated labels stay objects: "str" inference would copy each of a large trace's rows into Arrow
+        op_table[c] = pd.Series(v, index=op_table.index, dtype=object) if getattr(v, "dtype", None) == object else v
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
     mfu, tables = mfu_summary(kernels, op_table)
     summary = build_summary(trace, kernels, op_table, devices, dev_warnings, mfu)

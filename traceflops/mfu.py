@@ -10,16 +10,19 @@ import pandas as pd
 
 def union_length(starts, ends):
     """Total length covered by intervals (concurrent streams counted once)."""
-    if len(starts) == 0:
+    s, e = np.asarray(starts, float), np.asarray(ends, float)
+    ok = np.isfinite(s) & np.isfinite(e)  # an interval without both ends covers nothing we can place
+    if not ok.all():
+        s, e = s[ok], e[ok]
+    if len(s) == 0:
         return 0.0
-    order = np.argsort(starts, kind="stable")
-    s, e = np.asarray(starts, float)[order], np.asarray(ends, float)[order]
+    order = np.argsort(s, kind="stable")
+    s, e = s[order], e[order]
     reach = np.maximum.accumulate(e)
     new = np.ones(len(s), dtype=bool)
     new[1:] = s[1:] > reach[:-1]
-    seg = np.cumsum(new) - 1
     seg_start = s[new]
-    seg_end = pd.Series(reach).groupby(seg).max().to_numpy()
+    seg_end = reach[np.flatnonzero(np.r_[new[1:], True])]  # reach only grows: a segment's last value is its max
     return float(np.sum(seg_end - seg_start))
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from ..errors import TraceError
 from .schema import EVENT_LIST, ONE_EVENT
 from .source import DEFAULT_MAX_BYTES, read_bytes, split_top
-from .parallel import auto_workers
+from ..forks import processes
 from .stream import Fallback, read_stream
 from .tables import Router
 
@@ -42,7 +42,7 @@ def trace_name(path):
 def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress=None, workers=None):
     """Read a Kineto/Chrome trace (.json or .json.gz, object or bare-array form) into typed tables.
 
-    `workers`: processes decoding a large file (default: parallel.auto_workers; 1 reads in this process).
+    `workers`: processes decoding a large file (default: forks.processes(); 1 reads in this process).
     The tables are the same whatever the count."""
     path = str(path)
     warnings = []
@@ -97,7 +97,7 @@ def _streamed(path, max_bytes, router, warnings, progress, workers):
             raise Fallback("size")  # source.py raises the size error
         data = None
     if workers is None:
-        workers = auto_workers(size if data is None else len(data))
+        workers = processes()
     return read_stream(path, data, router, progress, workers)
 
 

@@ -13,6 +13,10 @@ odd layout), `Fallback` is raised and the caller uses source.py's whole-buffer p
 Each chunk is decoded twice, cheaply: first into `Head` structs whose `args` stay raw, then only the
 args of events some table keeps (a minority: most events are python stacks and instants) are decoded
 into `Args`, in one batch.
+
+A large input is split into byte ranges read by forked workers (forks.py). The splits are cut candidates
+like any other: the range before a split must decode up to it, else the split lay inside a string, and
+the parent reads on alone from its last true event start.
 """
 import mmap
 import os
@@ -21,12 +25,14 @@ import re
 import msgspec
 from msgspec import Raw
 
-from . import parallel
+from .. import forks
 from .schema import ONE_EVENT, Args, Head, Optional
 from .tables import Router
 
 CHUNK_BYTES = 16 << 20
 MAX_CUT_TRIES = 64
+PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start and pickling cost more than they save
+FIRST_SHARE = 0.46  # the parent also unpickles and merges the workers' pieces: its range is a little smaller
 
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _CUT = re.compile(rb'\}\s*,\s*\{')
@@ -46,7 +52,8 @@ _BAD = object()
 
 def read_stream(path, data, router, progress=None, workers=1):
     """Decode the events of `data` (a bytes object, or None to mmap `path`) into `router`, using up to
-    `workers` processes (parallel.py) on a large input.
+    `workers` processes (forks.py) on a large input: each reads a byte range, and their tables are merged
+    in file order, the same tables as one process reads.
 
     Returns (header dict, count of events whose fields had impossible types). Raises Fallback."""
     if data is not None:
@@ -96,7 +103,7 @@ def _read(buf, router, progress, mm, workers=1):
         header, obj_form, pos = dict(pre), True, m.end()
     else:
         raise Fallback("not JSON")
-    splits = parallel.split_points(buf, pos, workers, _CUT) if workers > 1 else []
+    splits = _split_points(buf, pos, workers)
     if splits:
         bad = _parallel(buf, pos, splits, router, progress, mm, obj_form, header)
     else:
@@ -116,10 +123,28 @@ class _WrongSplit(Exception):
         self.pos, self.bad = pos, bad
 
 
+def _split_points(buf, pos, workers):
+    """_CUT matches where ranges 2..workers begin (a range starts at match.end() - 1); none when the events
+    are too few bytes to be worth splitting. They are only candidates until `_span` decodes up to them."""
+    size = len(buf) - pos
+    if workers < 2 or size < PARALLEL_MIN_BYTES:
+        return []
+    first = FIRST_SHARE if workers == 2 else 1 / workers
+    rest = (1 - first) / (workers - 1)
+    out, at = [], pos
+    for i in range(workers - 1):
+        m = _CUT.search(buf, max(at, pos + int(size * (first + i * rest))))
+        if m is None:
+            break
+        out.append(m)
+        at = m.end()
+    return out
+
+
 def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
     """Read the first range here and the others in forked workers; merge their tables in file order."""
     spans = list(zip(splits, splits[1:] + [None]))
-    children = [parallel.fork(_child_span, buf, m.end() - 1, end, mm, obj_form, router.keep_python)
+    children = [forks.fork(_child_span, buf, m.end() - 1, end, mm, obj_form, router.keep_python)
                 for m, end in spans]
     try:
         try:
@@ -127,7 +152,7 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
         except _WrongSplit as w:
             return w.bad + _span(buf, w.pos, None, router, progress, mm, obj_form, header)
         for (m, end), child in zip(spans, children):
-            result = parallel.join(child)
+            result = forks.join(child)
             if result is None:  # the worker died (out of memory, killed): read its range here
                 try:
                     bad += _span(buf, m.end() - 1, end, router, None, mm, obj_form, header)
@@ -143,7 +168,7 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
                 return bad + _span(buf, result[4], None, router, progress, mm, obj_form, header)
         return bad
     finally:
-        parallel.reap(children)
+        forks.reap(children)
 
 
 def _child_span(buf, pos, end, mm, obj_form, keep_python):

@@ -351,6 +351,11 @@ def _frame(cols, str_cols):
                 except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
                     pass
             cols[c] = pd.array(cols[c], dtype="str")
+    for c, v in cols.items():
+        if isinstance(v, np.ndarray) and v.dtype == object:
+            # JSON text columns (shapes, types, grid) repeat a few distinct strings, shared by every row that
+            # has them: kept as objects, not copied per row into Arrow (pandas would infer "str") and back
+            cols[c] = pd.Series(v, dtype=object, copy=False)
     return pd.DataFrame(cols, copy=False)  # the columns are fresh: no consolidating copy
 
 

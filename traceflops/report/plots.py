@@ -161,7 +161,7 @@ def roofline_figure(a, by="auto", max_points=DEFAULT_MAX_POINTS, title=None, hei
     the compute and memory roofs of each dtype in use."""
     pts, info = roofline_points(a, by=by, max_points=max_points)
     roofs = _roofs(a, pts)
-    fig = go.Figure()
+    fig = _figure()
     xlo, xhi = _xrange(pts["intensity"].to_numpy(float) if len(pts) else [], roofs)
     add_roofs(fig, roofs, xlo, xhi)
     tmax = float(pts["time_us"].max()) if len(pts) else 0.0
@@ -179,7 +179,7 @@ def roofline_figure(a, by="auto", max_points=DEFAULT_MAX_POINTS, title=None, hei
         sub += f"; {info['points_dropped']} smallest points left out"
     head = title if title is not None else f"Roofline — {esc(a.name, 120)}"
     fig.update_layout(
-        title={"text": f"{head}<br><sup>{sub}</sup>"}, height=height, template="plotly_white",
+        title={"text": f"{head}<br><sup>{sub}</sup>"}, height=height,
         xaxis={"type": "log", "title": "arithmetic intensity (FLOP/byte)", "range": [math.log10(xlo), math.log10(xhi)]},
         yaxis={"type": "log", "title": "achieved TFLOP/s"},
         legend={"font": {"size": 11}}, hoverlabel={"align": "left"}, margin={"t": 90})
@@ -190,13 +190,21 @@ def roofline_figure(a, by="auto", max_points=DEFAULT_MAX_POINTS, title=None, hei
     return fig
 
 
+def _figure(*data):
+    """A figure on the plotly_white template, set when it is built: setting it later builds it twice, and the
+    template's validation was a third of the report's time."""
+    return go.Figure(list(data), layout={"template": "plotly_white"})
+
+
 def _module_key(col, depth):
     def cut(m):
         if not isinstance(m, str) or not m:
             return "(no module)"
         parts = m.split(".")
         return ".".join(parts[:depth]) if depth else m
-    return col.map(cut)
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)  # a few hundred module paths over many kernels
+    cuts = np.array([cut(m) for m in uniques] + [cut(None)], dtype=object)
+    return pd.Series(cuts[codes], index=col.index, dtype=object)
 
 
 def breakdown_table(a, by="category", top=20, depth=3):
@@ -234,13 +242,13 @@ def breakdown_figure(a, by="category", top=20, depth=3, height=None):
     custom = [[esc(x), fmt_us(r.time_us), fmt_pct(100 * r.share) if np.isfinite(r.share) else "–", int(r.kernels),
                fmt_num(r.achieved_tflops), fmt_pct(getattr(r, "pct_of_ceiling", float("nan")))]
               for x, r in zip(t[by], t.itertuples(index=False))]
-    fig = go.Figure(go.Bar(
+    fig = _figure(go.Bar(
         y=labels, x=t["time_us"] / 1e3, orientation="h", marker={"color": "#1f77b4"},
         text=[fmt_pct(100 * s) for s in t["share"]], textposition="auto", customdata=custom,
         hovertemplate=("%{customdata[0]}<br>GPU time: %{customdata[1]} (%{customdata[2]})<br>%{customdata[3]} kernel(s)"
                        "<br>achieved: %{customdata[4]} TFLOP/s<br>%{customdata[5]} of ceiling<extra></extra>")))
     fig.update_layout(
-        title={"text": f"GPU time by {by} — {esc(a.name, 120)}"}, template="plotly_white",
+        title={"text": f"GPU time by {by} — {esc(a.name, 120)}"},
         height=height or max(260, 60 + 26 * len(t)), xaxis={"title": "GPU time (ms, summed over kernels)"},
         yaxis={"autorange": "reversed", "automargin": True}, margin={"l": 10, "t": 60}, hoverlabel={"align": "left"})
     return fig
@@ -254,10 +262,10 @@ def timeline_figure(a, height=None):
     has_st = st is not None and len(st) > 0
     rows = (1 if has_tl else 0) + (1 if has_st else 0)
     if rows == 0:
-        fig = go.Figure()
+        fig = _figure()
         fig.add_annotation(text="no timeline: the trace has no timed GPU activity", xref="paper", yref="paper",
                            x=0.5, y=0.5, showarrow=False)
-        fig.update_layout(template="plotly_white", height=height or 240, title={"text": "Achieved TFLOP/s over time"})
+        fig.update_layout(height=height or 240, title={"text": "Achieved TFLOP/s over time"})
         return fig
     titles = []
     if has_tl:
@@ -265,7 +273,7 @@ def timeline_figure(a, height=None):
     if has_st:
         titles.append("per profiler step")
     fig = make_subplots(rows=rows, cols=1, subplot_titles=titles, vertical_spacing=0.18,
-                        specs=[[{"secondary_y": True}] for _ in range(rows)])
+                        specs=[[{"secondary_y": True}] for _ in range(rows)], figure=_figure())
     r = 1
     if has_tl:
         t0 = float(tl["start_us"].min())
@@ -300,7 +308,7 @@ def timeline_figure(a, height=None):
                                      hovertemplate="%{x}<br>busy MFU %{y:.3g}%<extra></extra>"), row=r, col=1, secondary_y=True)
         fig.update_yaxes(title_text="TFLOP/s", row=r, col=1, secondary_y=False)
         fig.update_yaxes(title_text="MFU %", row=r, col=1, secondary_y=True, rangemode="tozero")
-    fig.update_layout(title={"text": f"Achieved TFLOP/s and MFU — {esc(a.name, 120)}"}, template="plotly_white",
+    fig.update_layout(title={"text": f"Achieved TFLOP/s and MFU — {esc(a.name, 120)}"},
                       height=height or 330 * rows, bargap=0.05, margin={"t": 80})
     return fig
 
