@@ -167,3 +167,28 @@ _register_optional()
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def entry():
+    """The console script: `main`, then a fast exit. Tearing down the interpreter frees every object of a
+    large analysis one by one (0.3 s after a 505 MB trace); the OS reclaims it at once instead. Exit
+    handlers still run, and output is flushed first."""
+    import atexit
+    import os
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -63,12 +63,19 @@ def phase_requests(names):
     return tot if seen else None
 
 
+def _phases_of(annotations):
+    """phase_of_annotation per row, computed once per distinct annotation."""
+    codes, uniques = pd.factorize(annotations, use_na_sentinel=True)
+    phases = np.array([phase_of_annotation(a) for a in uniques] + [phase_of_annotation(None)], dtype=object)
+    return phases[codes]
+
+
 def kernel_phases(k, ops):
     """Phase per kernel row: from its annotation (or an enclosing one), else from attention shapes in its step."""
-    ann = pd.Series(k["annotation"].to_numpy(object)).map(phase_of_annotation)
+    ann = pd.Series(_phases_of(k["annotation"]))
     if len(ops):
         # The innermost annotation may be a sub-region; any annotation on the op's ancestor chain can say it.
-        op_phase = ops["annotation"].map(phase_of_annotation).to_numpy(object)
+        op_phase = _phases_of(ops["annotation"])
         row = k["op_row"].to_numpy() if "op_row" in k else np.full(len(k), -1)
         from_op = np.where(row >= 0, op_phase[np.clip(row, 0, None)], None)
         ann = ann.where(ann.notna(), pd.Series(from_op))

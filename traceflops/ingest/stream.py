@@ -32,7 +32,7 @@ from .tables import Router
 CHUNK_BYTES = 16 << 20
 MAX_CUT_TRIES = 64
 PARALLEL_MIN_BYTES = 64 << 20  # below this a worker's start and pickling cost more than they save
-FIRST_SHARE = 0.46  # the parent also unpickles and merges the workers' pieces: its range is a little smaller
+FIRST_SHARE = 0.48  # the parent also unpickles and merges the workers' pieces: its range is a little smaller
 
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _CUT = re.compile(rb'\}\s*,\s*\{')
