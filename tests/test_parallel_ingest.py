@@ -132,3 +132,13 @@ def test_process_count(monkeypatch):
     assert forks.processes() == 3
     monkeypatch.delenv(forks.ENV)
     assert 1 <= forks.processes() <= forks.MAX_WORKERS
+
+
+def test_progress_covers_the_whole_file(small_chunks, tmp_path):
+    p = write_trace(tmp_path / "t.json", kernels(400))
+    seen = []
+    read_trace(p, workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert small_chunks and len(seen) > 3
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and seen[-1][0] == seen[-1][1] == p.stat().st_size
+    assert any(d > 0.6 * seen[-1][1] for d in done[:-1])  # our half is shown as the whole, not stuck at 48%

@@ -146,6 +146,12 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
     spans = list(zip(splits, splits[1:] + [None]))
     children = [forks.fork(_child_span, buf, m.end() - 1, end, mm, obj_form, router.keep_python)
                 for m, end in spans]
+    if progress is not None:  # the workers read at about our pace: show our range's progress over the whole
+        first, scale = pos, (len(buf) - pos) / max(1, splits[0].start() - pos)
+        shown = progress
+
+        def progress(p, n):
+            shown(min(n, int(first + (p - first) * scale)), n)
     try:
         try:
             bad = _span(buf, pos, splits[0], router, progress, mm, obj_form, header)
