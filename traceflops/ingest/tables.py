@@ -326,8 +326,8 @@ def _finisher(key, build):
         if len(pieces) == 1:
             return _frame(pieces[0], str_cols)
         cols = {}
-        for c in pieces[0]:
-            parts = [p[c] for p in pieces]
+        for c in list(pieces[0]):
+            parts = [p.pop(c) for p in pieces]  # each column's pieces are freed once it is joined
             if any(isinstance(x, pa.Array) for x in parts) and not all(isinstance(x, pa.Array) for x in parts):
                 parts = [x.to_pylist() if isinstance(x, pa.Array) else x for x in parts]
             if isinstance(parts[0], pa.Array):
