@@ -12,8 +12,9 @@ import pandas as pd
 from . import devices as devmod
 from .attribute import attribute, mark_recompute, one_level
 from .breakdown import breakdown
+from .forks import release_heap
 from .graphs import attribute_graphs, finish_graphs, graph_summary
-from .ingest import DEFAULT_MAX_BYTES, read_trace, release_heap
+from .ingest import DEFAULT_MAX_BYTES, read_trace
 from .kernels import classify_kernels, cost_ops
 from .launch_shapes import cost_from_launch_shapes
 from .link import link

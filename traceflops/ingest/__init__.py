@@ -6,9 +6,9 @@ import msgspec
 import pandas as pd
 
 from ..errors import TraceError
+from ..forks import processes, release_heap
 from .schema import EVENT_LIST, ONE_EVENT
 from .source import DEFAULT_MAX_BYTES, read_bytes, split_top
-from ..forks import processes
 from .stream import Fallback, read_stream
 from .tables import Router
 
@@ -66,15 +66,6 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
         python=t["python"], meta=header, processes=t["processes"],
         warnings=warnings, skipped_categories=router.counts,
     )
-
-
-def release_heap():
-    """Hand freed heap back to the OS (glibc keeps it otherwise), lowering the peak RSS of what follows."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _streamed(path, max_bytes, router, warnings, progress, workers):
@@ -146,4 +137,4 @@ def _without_args(raw):
         return None
 
 
-__all__ = ["Trace", "read_trace", "release_heap", "TraceError", "DEFAULT_MAX_BYTES"]
+__all__ = ["Trace", "read_trace", "TraceError", "DEFAULT_MAX_BYTES"]
