@@ -54,7 +54,7 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
         header, bad = _whole(path, max_bytes, router, warnings, progress)
     if bad:
         warnings.append(f"{path}: skipped {bad} event(s) whose fields have impossible types")
-    if getattr(router, "bad_args", 0):
+    if router.bad_args:
         warnings.append(f"{path}: {router.bad_args} event(s) have unusable args (not an object); kept without them")
     if not isinstance(header, dict):
         header = {}

@@ -152,11 +152,15 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
 
         def progress(p, n):
             shown(min(n, int(first + (p - first) * scale)), n)
+
+    def read_on(at, bad):  # a split lay inside a string: everything from `at` is read here, alone
+        forks.reap(children)
+        return bad + _span(buf, at, None, router, progress, mm, obj_form, header)
     try:
         try:
             bad = _span(buf, pos, splits[0], router, progress, mm, obj_form, header)
         except _WrongSplit as w:
-            return w.bad + _span(buf, w.pos, None, router, progress, mm, obj_form, header)
+            return read_on(w.pos, w.bad)
         forks.release_heap()  # our decoded chunks' freed heap goes back before the workers' pieces arrive
         for (m, end), child in zip(spans, children):
             result = forks.join(child)
@@ -165,14 +169,14 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
                     bad += _span(buf, m.end() - 1, end, router, None, mm, obj_form, header)
                     continue
                 except _WrongSplit as w:
-                    return bad + w.bad + _span(buf, w.pos, None, router, progress, mm, obj_form, header)
+                    return read_on(w.pos, bad + w.bad)
             if result[0] == "fallback":  # the range before it ended on this split, so the split was true
                 raise Fallback(result[1])
             bad += result[1]
             header.update(result[2])
             router.absorb(result[3])
             if result[0] == "wrong_split":
-                return bad + _span(buf, result[4], None, router, progress, mm, obj_form, header)
+                return read_on(result[4], bad)
         return bad
     finally:
         forks.reap(children)
@@ -314,7 +318,7 @@ def _route(evs, router):
             e.args = a
         nbad = sum(a is _BAD for a in args)
         if nbad:  # keep the event (a kernel must still become a row), without its unusable args
-            router.bad_args = getattr(router, "bad_args", 0) + nbad
+            router.bad_args += nbad
             for e in heads:
                 if e.args is _BAD:
                     e.args = None

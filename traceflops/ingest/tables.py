@@ -35,6 +35,7 @@ class Router:
         self.keep_python = keep_python
         self.gpu, self.ops, self.launch, self.gpu_ann, self.flows, self.python, self.meta = [], [], [], [], [], [], []
         self.counts = {}
+        self.bad_args = 0  # kept events whose args were not an object
         self._pieces = {k: [] for k in _BUILDERS}
         self._meta_all = []
 
@@ -61,7 +62,7 @@ class Router:
         """What this router has read, as picklable pieces (a parallel worker's result; see `absorb`)."""
         self.flush()
         return {"pieces": self._pieces, "counts": self.counts, "meta": self._meta_all,
-                "bad_args": getattr(self, "bad_args", 0)}
+                "bad_args": self.bad_args}
 
     def absorb(self, state):
         """Append what another router read from the events after ours (in file order)."""
@@ -71,8 +72,7 @@ class Router:
         for cat, n in state["counts"].items():
             self.counts[cat] = self.counts.get(cat, 0) + n
         self._meta_all.extend(state["meta"])
-        if state["bad_args"]:
-            self.bad_args = getattr(self, "bad_args", 0) + state["bad_args"]
+        self.bad_args += state["bad_args"]
 
     def tables(self):
         self.flush()
