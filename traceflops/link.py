@@ -123,11 +123,11 @@ def _launch_by_flow(gpu, launches, flows):
     if not len(f) or not len(st) or not len(launches):
         return None
     key = ["pid", "tid", "ts_us"]
-    g = gpu[key].reset_index().merge(f[key + ["id"]].drop_duplicates(key), on=key, how="inner")
+    g = gpu[key].reset_index(drop=True).reset_index().merge(f[key + ["id"]].drop_duplicates(key), on=key, how="inner")
     l = launches[key].reset_index().merge(st[key + ["id"]].drop_duplicates(key), on=key, how="inner")
     m = g.merge(l.drop_duplicates("id"), on="id", suffixes=("", "_launch"))
     out = np.full(len(gpu), -1, dtype=np.int64)
-    out[m["index"].to_numpy()] = m["index_launch"].to_numpy()
+    out[m["index"].to_numpy()] = m["index_launch"].to_numpy()  # positions in `gpu`, rows of `launches`
     return out
 
 
@@ -144,11 +144,12 @@ def _link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
         m = pd.Series(lc["index"].to_numpy(), index=lc["correlation"].astype("int64").to_numpy())
         has = corr.notna().to_numpy(bool)
         launch_row[has] = corr[has].astype("int64").map(m).fillna(-1).astype("int64").to_numpy()
-    by_flow = _launch_by_flow(gpu, launches, flows) if flows is not None else None
     flow_used = np.zeros(n, dtype=bool)
+    missing = np.flatnonzero(launch_row < 0)  # flows are only asked about events no correlation id linked
+    by_flow = _launch_by_flow(gpu.iloc[missing], launches, flows) if flows is not None and len(missing) else None
     if by_flow is not None:
-        flow_used = (launch_row < 0) & (by_flow >= 0)
-        launch_row[flow_used] = by_flow[flow_used]
+        flow_used[missing] = by_flow >= 0
+        launch_row[missing[by_flow >= 0]] = by_flow[by_flow >= 0]
     found = launch_row >= 0
     if found.any():
         lr = launch_row[found]
