@@ -94,3 +94,36 @@ def test_union_length_matches_a_brute_force_cover():
         else:
             s2, e2 = s, e
         assert union_length(s2, e2) == len(covered)
+
+
+def test_per_module_sums_match_one_group_at_a_time():
+    import numpy as np
+    import pandas as pd
+
+    from traceflops.mfu import _peak_seconds, _per_module, _union_by_group, union_length
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n = int(rng.integers(1, 80))
+        k = pd.DataFrame({"ts_us": rng.random(n) * 100, "dur_us": rng.random(n) * 20,
+                          "flops": np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 1e12),
+                          "peak_tflops": np.where(rng.random(n) < 0.2, np.nan, 989.0)})
+        mods = rng.choice(["a", "a.b", "c", "d.e.f"], n).astype(object)
+        rows = {r["module"]: r for r in _per_module(k, mods)}
+        assert list(rows) == sorted(set(mods))
+        for m, r in rows.items():
+            g = k[mods == m]
+            busy = union_length(g["ts_us"].to_numpy(), (g["ts_us"] + g["dur_us"]).to_numpy())
+            ps = np.nansum(_peak_seconds(g))
+            assert r["kernels"] == len(g)
+            assert r["gpu_time_us"] == pytest.approx(g["dur_us"].sum(), rel=1e-12)
+            assert r["flops"] == pytest.approx(np.nansum(g["flops"]), rel=1e-12)
+            if busy > 0 and ps > 0:
+                assert r["busy_mfu"] == pytest.approx(ps / (busy * 1e-6), rel=1e-12)
+            else:
+                assert r["busy_mfu"] is None
+        codes = rng.integers(0, 4, n)
+        s, e = k["ts_us"].to_numpy().copy(), (k["ts_us"] + k["dur_us"]).to_numpy()
+        s[rng.integers(0, n)] = np.nan  # left out, as union_length leaves it out
+        got = _union_by_group(codes, s, e, 4)
+        want = [union_length(s[codes == c], e[codes == c]) for c in range(4)]
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-9)

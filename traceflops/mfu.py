@@ -52,6 +52,37 @@ def _block(k, wall_us, gpus):
     }
 
 
+def _per_module(k, modules):
+    """One row per module (in sorted order): kernels, GPU time, FLOPs and busy MFU, with column sums per
+    module instead of a DataFrame per module (hundreds of them in a large model)."""
+    codes, names = pd.factorize(modules, sort=True)
+    n = len(names)
+    ts, dur = k["ts_us"].to_numpy(float), k["dur_us"].to_numpy(float)
+    flops, ps = k["flops"].to_numpy(float), _peak_seconds(k)
+    kernels = np.bincount(codes, minlength=n)
+    time_us = np.bincount(codes, weights=dur, minlength=n)
+    flops_sum = np.bincount(codes, weights=np.where(np.isnan(flops), 0.0, flops), minlength=n)
+    ps_sum = np.bincount(codes, weights=np.where(np.isnan(ps), 0.0, ps), minlength=n)
+    busy = _union_by_group(codes, ts, ts + dur, n)
+    return [{"module": m, "kernels": int(kernels[i]), "gpu_time_us": float(time_us[i]), "flops": float(flops_sum[i]),
+             "busy_mfu": float(ps_sum[i] / (busy[i] * 1e-6)) if busy[i] > 0 and ps_sum[i] > 0 else None}
+            for i, m in enumerate(names)]
+
+
+def _union_by_group(codes, starts, ends, n):
+    """union_length of each group's intervals, all groups at once."""
+    ok = np.isfinite(starts) & np.isfinite(ends)
+    order = np.lexsort((starts, codes))  # by group, then start; stable like union_length's sort
+    order = order[ok[order]]
+    c, s, e = codes[order], starts[order], ends[order]
+    if not len(c):
+        return np.zeros(n)
+    reach = pd.Series(e).groupby(c).cummax().to_numpy()  # each group's furthest end so far
+    new = np.r_[True, (c[1:] != c[:-1]) | (s[1:] > reach[:-1])]
+    last = np.flatnonzero(np.r_[new[1:], True])
+    return np.bincount(c[new], weights=reach[last] - s[new], minlength=n)
+
+
 _USED = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops", "step", "module", "phase"]
 
 
@@ -79,14 +110,9 @@ def mfu_summary(k, ops, windows=40):
         tables["steps"] = pd.DataFrame(rows)
         out["per_step"] = rows
     if k["module"].notna().any():
-        top = k["module"].astype(object).where(k["module"].notna(), None)
-        rows = []
-        for m, g in k[top.notna()].groupby(top[top.notna()]):
-            busy = union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"]).to_numpy(float))
-            ps = np.nansum(_peak_seconds(g))
-            rows.append({"module": m, "kernels": len(g), "gpu_time_us": float(g["dur_us"].sum()),
-                         "flops": float(np.nansum(g["flops"])), "busy_mfu": float(ps / (busy * 1e-6)) if busy > 0 and ps > 0 else None})
-        mods = pd.DataFrame(rows).sort_values("gpu_time_us", ascending=False)
+        has = k["module"].notna().to_numpy(bool)
+        mods = pd.DataFrame(_per_module(k[has], k["module"].astype(object).to_numpy(object)[has]))
+        mods = mods.sort_values("gpu_time_us", ascending=False, kind="stable")  # ties keep module order
         tables["modules"] = mods
         out["per_module_top"] = mods.head(20).to_dict("records")
     if "phase" in k and k["phase"].notna().any():
