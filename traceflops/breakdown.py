@@ -174,10 +174,9 @@ def launch_overhead(k, ops, launches, table, top=10):
     has_ops = ops is not None and len(ops) > 0
     if has_ops:
         op_groups = group_codes(ops["pid"], ops["tid"])
-        pid_s, tid_s = ops["pid"].astype(str).to_numpy(object), ops["tid"].astype(str).to_numpy(object)
         op_key = {}
         for p_, t_ in {tuple(map(str, v)) for v in thread_of.values()}:  # only the few launching threads
-            rows = np.flatnonzero((pid_s == p_) & (tid_s == t_))
+            rows = np.flatnonzero(((ops["pid"].astype(str) == p_) & (ops["tid"].astype(str) == t_)).to_numpy(bool))
             if len(rows):
                 op_key[(p_, t_)] = op_groups[rows[0]]
         parent = ops["parent"].to_numpy() if "parent" in ops else np.full(len(ops), -1)
@@ -213,8 +212,10 @@ def launch_overhead(k, ops, launches, table, top=10):
         qg = np.array([op_key.get(tuple(map(str, thread_of.get(int(d), ("", "")))), -2) if d == d and d is not None else -2
                        for d in gaps["device"]], dtype=np.int64)
         hit = enclosing(op_groups, ops["ts_us"].to_numpy(float), ops["dur_us"].to_numpy(float), parent, qg, mid)
-        names = ops["name"].astype(object).to_numpy(object)
-        gaps["cpu_op"] = np.where(hit >= 0, names[np.clip(hit, 0, None)], gaps["cpu_op"].to_numpy(object))
+        cpu_op = gaps["cpu_op"].to_numpy(object).copy()
+        ok = hit >= 0
+        cpu_op[ok] = ops["name"].iloc[hit[ok]].to_numpy(object)  # only the charged ops' names become Python str
+        gaps["cpu_op"] = cpu_op
     top_ops = (gaps.groupby("cpu_op")["gap_us"].agg(["sum", "count"]).sort_values("sum", ascending=False).head(top)
                .reset_index().rename(columns={"sum": "gap_us", "count": "gaps"}))
     return {"per_step": per_step, "top_gap_ops": top_ops.to_dict("records"),
