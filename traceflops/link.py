@@ -46,13 +46,18 @@ def link(trace):
     return gpu, ops
 
 
+def no_steps(n):
+    """An all-<NA> Int64 array (a list of n pd.NA took 0.07 s per 341k rows)."""
+    return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+
+
 def _steps_by_time(ops, times):
     ann = (ops["cat"] == "user_annotation").to_numpy(bool)
     steps = pd.Series(pd.NA, index=ops.index, dtype=object)
     if ann.any():  # only annotations can be ProfilerStep#N: don't regex every op
         steps[ann] = ops["name"][ann].str.extract(STEP_RE, expand=False).astype(object)
     is_step = steps.notna().to_numpy() & ann
-    out = pd.array([pd.NA] * len(times), dtype="Int64")
+    out = no_steps(len(times))
     if not is_step.any():
         return out
     s_start = ops["ts_us"].to_numpy(float)[is_step]
@@ -207,7 +212,7 @@ def _link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
 
 def _gpu_steps(gpu, ops, gpu_annotations):
     lo = gpu["launch_op"].to_numpy()
-    step = pd.array([pd.NA] * len(gpu), dtype="Int64")
+    step = no_steps(len(gpu))
     if len(ops):
         ok = lo >= 0
         step[ok] = ops["step"].to_numpy(object)[lo[ok]]
