@@ -15,6 +15,7 @@ from .breakdown import breakdown
 from .forks import release_heap
 from .graphs import attribute_graphs, finish_graphs, graph_summary
 from .ingest import DEFAULT_MAX_BYTES, read_trace
+from .ingest.columns import text_column
 from .kernels import classify_kernels, cost_ops
 from .launch_shapes import cost_from_launch_shapes
 from .link import link
@@ -147,8 +148,7 @@ def analyze_trace(trace, *, catalog=None, device=None, capture=None):
     op_table = ops.copy(deep=False)  # copy-on-write: no data copied
     for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):
         v = costs[c].to_numpy() if c in costs else None
-        # repeated labels stay objects: "str" inference would copy each of a large trace's rows into Arrow
-        op_table[c] = pd.Series(v, index=op_table.index, dtype=object) if getattr(v, "dtype", None) == object else v
+        op_table[c] = text_column(v, op_table.index) if getattr(v, "dtype", None) == object else v
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
     mfu, tables = mfu_summary(kernels, op_table)
     summary = build_summary(trace, kernels, op_table, devices, dev_warnings, mfu)

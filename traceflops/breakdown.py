@@ -175,8 +175,9 @@ def launch_overhead(k, ops, launches, table, top=10):
     if has_ops:
         op_groups = group_codes(ops["pid"], ops["tid"])
         op_key = {}
+        pid_s, tid_s = ops["pid"].astype(str), ops["tid"].astype(str)
         for p_, t_ in {tuple(map(str, v)) for v in thread_of.values()}:  # only the few launching threads
-            rows = np.flatnonzero(((ops["pid"].astype(str) == p_) & (ops["tid"].astype(str) == t_)).to_numpy(bool))
+            rows = np.flatnonzero(((pid_s == p_) & (tid_s == t_)).to_numpy(bool))
             if len(rows):
                 op_key[(p_, t_)] = op_groups[rows[0]]
         parent = ops["parent"].to_numpy() if "parent" in ops else np.full(len(ops), -1)

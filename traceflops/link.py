@@ -11,16 +11,11 @@ import re
 import numpy as np
 import pandas as pd
 
+from .ingest.columns import text_column
 from .intervals import enclosing, group_codes, nest, propagate
 
 STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
 GRAPH_LAUNCH = re.compile(r"GraphLaunch", re.I)
-
-
-def text_column(values, index):
-    """An object column for repeated text (module paths, annotations): pandas would otherwise infer "str" and
-    copy every row's characters into Arrow (72 MB for one 505 MB trace's ops) and back to Python on each read."""
-    return pd.Series(values, index=index, dtype=object)  # only an object Series escapes the inference
 
 
 def is_none(a):

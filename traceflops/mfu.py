@@ -10,20 +10,27 @@ import pandas as pd
 
 def union_length(starts, ends):
     """Total length covered by intervals (concurrent streams counted once)."""
-    s, e = np.asarray(starts, float), np.asarray(ends, float)
-    ok = np.isfinite(s) & np.isfinite(e)  # an interval without both ends covers nothing we can place
-    if not ok.all():
-        s, e = s[ok], e[ok]
-    if len(s) == 0:
-        return 0.0
-    order = np.argsort(s, kind="stable")
-    s, e = s[order], e[order]
-    reach = np.maximum.accumulate(e)
-    new = np.ones(len(s), dtype=bool)
-    new[1:] = s[1:] > reach[:-1]
-    seg_start = s[new]
-    seg_end = reach[np.flatnonzero(np.r_[new[1:], True])]  # reach only grows: a segment's last value is its max
-    return float(np.sum(seg_end - seg_start))
+    s = np.asarray(starts, float)
+    _, seg_len = _union_segments(np.zeros(len(s), dtype=np.intp), s, np.asarray(ends, float))
+    return float(np.sum(seg_len))
+
+
+def _union_segments(codes, starts, ends):
+    """(group, length) of each covered segment, groups of intervals at once. An interval without both ends
+    covers nothing we can place."""
+    ok = np.isfinite(starts) & np.isfinite(ends)
+    order = np.lexsort((starts, codes))  # by group, then start (stable)
+    order = order[ok[order]]
+    c, s, e = codes[order], starts[order], ends[order]
+    if not len(c):
+        return c, s
+    if c[0] == c[-1]:  # one group: a running max
+        reach = np.maximum.accumulate(e)
+    else:
+        reach = pd.Series(e).groupby(c).cummax().to_numpy()
+    new = np.r_[True, (c[1:] != c[:-1]) | (s[1:] > reach[:-1])]
+    last = np.flatnonzero(np.r_[new[1:], True])  # reach only grows: a segment's last value is its max
+    return c[new], reach[last] - s[new]
 
 
 def _peak_seconds(k, col="flops"):
@@ -71,16 +78,8 @@ def _per_module(k, modules):
 
 def _union_by_group(codes, starts, ends, n):
     """union_length of each group's intervals, all groups at once."""
-    ok = np.isfinite(starts) & np.isfinite(ends)
-    order = np.lexsort((starts, codes))  # by group, then start; stable like union_length's sort
-    order = order[ok[order]]
-    c, s, e = codes[order], starts[order], ends[order]
-    if not len(c):
-        return np.zeros(n)
-    reach = pd.Series(e).groupby(c).cummax().to_numpy()  # each group's furthest end so far
-    new = np.r_[True, (c[1:] != c[:-1]) | (s[1:] > reach[:-1])]
-    last = np.flatnonzero(np.r_[new[1:], True])
-    return np.bincount(c[new], weights=reach[last] - s[new], minlength=n)
+    group, seg_len = _union_segments(codes, starts, ends)
+    return np.bincount(group, weights=seg_len, minlength=n)
 
 
 _USED = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops", "step", "module", "phase"]

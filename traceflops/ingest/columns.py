@@ -93,6 +93,13 @@ def has_zero_stride(strides):
     return isinstance(strides, list) and any(isinstance(s, list) and 0 in s for s in strides)
 
 
+def text_column(values, index=None):
+    """An object column for repeated text (shapes, module paths, labels): from a plain array pandas 3 infers
+    "str" and copies every row's characters into Arrow, and back to Python on each read (72 MB for one
+    505 MB trace's module paths). Only an object Series escapes the inference."""
+    return pd.Series(values, index=index, dtype=object, copy=False)
+
+
 def names(values):
     if set(map(type, values)) <= {str}:
         return list(values)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .columns import floats, has_zero_stride, ints, keys, names, raw_text, stream_of
+from .columns import floats, has_zero_stride, ints, keys, names, raw_text, stream_of, text_column
 from .schema import Args
 
 _get_args, _get_name, _get_pid, _get_tid, _get_ts, _get_dur = map(attrgetter, ("args", "name", "pid", "tid", "ts", "dur"))
@@ -352,10 +352,8 @@ def _frame(cols, str_cols):
                     pass
             cols[c] = pd.array(cols[c], dtype="str")
     for c, v in cols.items():
-        if isinstance(v, np.ndarray) and v.dtype == object:
-            # JSON text columns (shapes, types, grid) repeat a few distinct strings, shared by every row that
-            # has them: kept as objects, not copied per row into Arrow (pandas would infer "str") and back
-            cols[c] = pd.Series(v, dtype=object, copy=False)
+        if isinstance(v, np.ndarray) and v.dtype == object:  # JSON text (shapes, types, grid): a few distinct values
+            cols[c] = text_column(v)
     return pd.DataFrame(cols, copy=False)  # the columns are fresh: no consolidating copy
 
 
