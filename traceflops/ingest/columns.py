@@ -1,8 +1,11 @@
 """Small column coercions shared by the table builders: lenient in, typed out."""
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import msgspec
+
+_INT_OR_NONE = {int, type(None)}
 
 
 def _scalar(v, limit):
@@ -16,6 +19,8 @@ def _scalar(v, limit):
 
 def floats(values):
     """float64 array; strings like "inf"/"12.5" are parsed, anything else unusable becomes NaN."""
+    if values.count(None) == len(values):  # an arg most events lack: numpy converts None one by one
+        return np.full(len(values), np.nan)
     try:
         arr = np.array(values, dtype=np.float64)
         if arr.ndim == 1 and len(arr) == len(values):
@@ -28,6 +33,18 @@ def floats(values):
 
 def ints(values):
     """Nullable Int64; values outside int64 or not integral become <NA>."""
+    n = len(values)
+    nones = values.count(None)
+    if nones == n:  # an arg most events lack
+        return pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool))
+    if nones and set(map(type, values)) == _INT_OR_NONE:  # pandas infers such a list one value at a time
+        obj = np.array(values, dtype=object)
+        mask = np.equal(obj, None)
+        obj[mask] = 0
+        try:
+            return pd.arrays.IntegerArray(obj.astype(np.int64), mask)
+        except OverflowError:
+            pass
     try:
         return pd.array(values, dtype="Int64")
     except (TypeError, ValueError, OverflowError):
@@ -43,7 +60,11 @@ def keys(values):
     if types <= {str}:
         return list(values)
     if types <= {int}:
-        return list(map(str, values))
+        try:  # pids and tids repeat: each distinct one is written once, as str() writes it
+            codes, uniques = pd.factorize(np.fromiter(values, np.int64, len(values)))
+        except OverflowError:
+            return list(map(str, values))
+        return pa.array(list(map(str, uniques.tolist())), pa.large_string()).take(pa.array(codes))
     out = []
     for v in values:
         if isinstance(v, float) and v.is_integer():
@@ -67,11 +88,25 @@ def stream_of(tids):
 
 
 def raw_text(raws, keep=None):
-    """Raw JSON slices → canonical compact JSON text, decoding each distinct value once; values for which
-    keep(decoded) is false become None.
+    """Raw JSON slices (an empty one for a missing key) → canonical compact JSON text, decoding each distinct
+    value once; values for which keep(decoded) is false, and missing ones, become None.
 
     Canonical text makes shapes comparable across traces whose writers space JSON differently.
     """
+    try:
+        data = b"".join(raws)  # Raw slices are joined without a bytes object per row
+    except TypeError:  # a None among them
+        return _raw_text_slow(raws, keep)
+    n = len(raws)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, raws), np.int64, n), out=offsets[1:])
+    arr = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    enc = arr.dictionary_encode()
+    canon = np.array([_canon(u, keep) for u in enc.dictionary.to_pylist()] + [None], dtype=object)
+    return canon[enc.indices.to_numpy()]
+
+
+def _raw_text_slow(raws, keep):
     as_bytes = [None if r is None else bytes(r) for r in raws]
     codes, uniques = pd.factorize(pd.Series(as_bytes, dtype=object), use_na_sentinel=True)
     canon = np.array([_canon(u, keep) for u in uniques] + [None], dtype=object)
@@ -81,7 +116,7 @@ def raw_text(raws, keep=None):
 def _canon(b, keep=None):
     try:
         v = msgspec.json.decode(b)
-    except msgspec.DecodeError:
+    except msgspec.DecodeError:  # b"" (a missing key) lands here
         return None
     if v is None or (keep is not None and not keep(v)):
         return None

@@ -10,9 +10,9 @@ object) can never decode: JSON lexed from a true event boundary that stops insid
 invalid, so every accepted cut is a true one. When no cut works, or anything else is off (damaged JSON,
 odd layout), `Fallback` is raised and the caller uses source.py's whole-buffer path with its salvage.
 
-Each chunk is decoded twice, cheaply: first into `Head` structs whose `args` stay raw, then only the
-args of events some table keeps (a minority: most events are python stacks and instants) are decoded
-into `Args`, in one batch.
+Each chunk is decoded twice, cheaply: first into `Head` structs whose `args` stay raw (`KnownHead`s while
+every ph and cat is a known value), then only the args of events some table keeps (a minority: most events
+are python stacks and instants) are decoded into `Args`, in one batch.
 
 A large input is split into byte ranges read by forked workers (forks.py). The splits are cut candidates
 like any other: the range before a split must decode up to it, else the split lay inside a string, and
@@ -26,7 +26,7 @@ import msgspec
 from msgspec import Raw
 
 from .. import forks
-from .schema import ONE_EVENT, Args, Head, Optional
+from .schema import ONE_EVENT, Args, Head, KnownHead, Optional
 from .tables import Router
 
 CHUNK_BYTES = 12 << 20  # per process: 16 MB put two decoding processes ~60 MB higher; 8 MB ran slower (3 A/B runs)
@@ -42,7 +42,9 @@ class Fallback(Exception):
     """The streaming path cannot read this input; use the whole-buffer path."""
 
 
+KNOWN_HEADS = msgspec.json.Decoder(list[KnownHead])
 HEADS = msgspec.json.Decoder(list[Head])
+_HEAD_TYPES = (Head, KnownHead)
 RAWS = msgspec.json.Decoder(list[Raw])
 ARGS = msgspec.json.Decoder(list[Optional[Args]])
 TAIL = msgspec.json.Decoder(dict[str, Raw])
@@ -107,7 +109,7 @@ def _read(buf, router, progress, mm, workers=1):
     if splits:
         bad = _parallel(buf, pos, splits, router, progress, mm, obj_form, header)
     else:
-        bad = _span(buf, pos, None, router, progress, mm, obj_form, header)
+        bad = _span(buf, pos, None, router, _Heads(), progress, mm, obj_form, header)
     if progress is not None:
         progress(n, n)
     _release(mm, n)
@@ -153,12 +155,14 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
         def progress(p, n):
             shown(min(n, int(first + (p - first) * scale)), n)
 
+    heads = _Heads()
+
     def read_on(at, bad):  # a split lay inside a string: everything from `at` is read here, alone
         forks.reap(children)
-        return bad + _span(buf, at, None, router, progress, mm, obj_form, header)
+        return bad + _span(buf, at, None, router, heads, progress, mm, obj_form, header)
     try:
         try:
-            bad = _span(buf, pos, splits[0], router, progress, mm, obj_form, header)
+            bad = _span(buf, pos, splits[0], router, heads, progress, mm, obj_form, header)
         except _WrongSplit as w:
             return read_on(w.pos, w.bad)
         forks.release_heap()  # our decoded chunks' freed heap goes back before the workers' pieces arrive
@@ -166,7 +170,7 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
             result = forks.join(child)
             if result is None:  # the worker died (out of memory, killed): read its range here
                 try:
-                    bad += _span(buf, m.end() - 1, end, router, None, mm, obj_form, header)
+                    bad += _span(buf, m.end() - 1, end, router, heads, None, mm, obj_form, header)
                     continue
                 except _WrongSplit as w:
                     return read_on(w.pos, bad + w.bad)
@@ -187,7 +191,7 @@ def _child_span(buf, pos, end, mm, obj_form, keep_python):
     router = Router(keep_python=keep_python)
     header = {}
     try:
-        bad = _span(buf, pos, end, router, None, mm, obj_form, header)
+        bad = _span(buf, pos, end, router, _Heads(), None, mm, obj_form, header)
     except Fallback as e:
         return ("fallback", str(e))
     except _WrongSplit as w:
@@ -196,7 +200,7 @@ def _child_span(buf, pos, end, mm, obj_form, keep_python):
     return ("ok", bad, header, router.state())
 
 
-def _span(buf, pos, end, router, progress, mm, obj_form, header):
+def _span(buf, pos, end, router, heads, progress, mm, obj_form, header):
     """Route the events from `pos` (an event start) up to the cut `end` (a match of _CUT), or to the end of
     the events when `end` is None. Returns the count of type-damaged events dropped."""
     n = len(buf)
@@ -205,14 +209,14 @@ def _span(buf, pos, end, router, progress, mm, obj_form, header):
     while True:
         if limit - pos <= CHUNK_BYTES + (CHUNK_BYTES >> 2):
             if end is None:
-                bad += _last(buf, pos, obj_form, header, router)
+                bad += _last(buf, pos, obj_form, header, router, heads)
             else:  # this decodes only if `end` is a true event boundary (see the module docstring)
-                evs = _decode(b"".join((b"[", buf[pos:end.start() + 1], b"]")))
+                evs = heads.decode(b"".join((b"[", buf[pos:end.start() + 1], b"]")))
                 if evs is None:
                     raise _WrongSplit(pos, bad)
                 bad += _route(evs, router)
             break
-        got = _cut(buf, pos, limit)
+        got = _cut(buf, pos, limit, heads)
         if got is None:  # no event boundary before the limit: the rest is one last chunk
             limit = pos
             continue
@@ -235,7 +239,7 @@ def _skip_ws(buf, i):
     return i + len(head) - len(head.lstrip())
 
 
-def _cut(buf, pos, limit):
+def _cut(buf, pos, limit, heads):
     """(next event start, decoded Heads) for the chunk starting at `pos`, cut before `limit`; None when no
     candidate cut lies before `limit`."""
     search_from = pos + CHUNK_BYTES
@@ -244,16 +248,34 @@ def _cut(buf, pos, limit):
         if m is None:
             return None
         chunk = b"".join((b"[", buf[pos:m.start() + 1], b"]"))
-        evs = _decode(chunk)
+        evs = heads.decode(chunk)
         if evs is not None:
             return m.end() - 1, evs
         search_from = m.end() - 1
     raise Fallback("no event boundary")
 
 
+class _Heads:
+    """Decodes chunks of one read: as KnownHeads until a chunk holds a ph or cat outside the known ones, then
+    as plain Heads for the rest of the read."""
+
+    def __init__(self):
+        self.known = True
+
+    def decode(self, chunk):
+        """Heads of a chunk, or None if the chunk is not valid JSON (a wrong cut). Type-damaged events are
+        decoded one by one (as the whole-buffer path does) and dropped."""
+        if self.known:
+            try:
+                return KNOWN_HEADS.decode(chunk)
+            except msgspec.ValidationError:
+                self.known = False  # an unknown ph or cat, or a damaged event: decoded again below
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                return None
+        return _decode(chunk)
+
+
 def _decode(chunk):
-    """Heads of a chunk, or None if the chunk is not valid JSON (a wrong cut). Type-damaged events are
-    decoded one by one (as the whole-buffer path does) and dropped."""
     try:
         return HEADS.decode(chunk)
     except msgspec.ValidationError:
@@ -277,7 +299,7 @@ class _Damaged(list):
     """Events of a chunk decoded one by one: None marks an event that could not be decoded."""
 
 
-def _last(buf, pos, obj_form, header, router):
+def _last(buf, pos, obj_form, header, router, heads):
     rest = buf[pos:]
     try:
         if obj_form:
@@ -285,9 +307,9 @@ def _last(buf, pos, obj_form, header, router):
             events = top.pop("traceEvents")
             for k, v in top.items():
                 header[k] = v
-            evs = _decode(bytes(events))
+            evs = heads.decode(bytes(events))
         else:
-            evs = _decode(b"".join((b"[", rest)))
+            evs = heads.decode(b"".join((b"[", rest)))
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         raise Fallback("tail") from None
     if evs is None:
@@ -302,7 +324,7 @@ def _route(evs, router):
         evs = [e for e in evs if e is not None]
     router.add(evs)  # drops python stacks, instants, counters without ever decoding their args
     lists = [router.gpu, router.ops, router.launch, router.gpu_ann, router.flows, router.python, router.meta]
-    heads = [e for lst in lists for e in lst if type(e) is Head and e.args is not None]
+    heads = [e for lst in lists for e in lst if type(e) in _HEAD_TYPES and e.args is not None]
     if heads:
         raws = [e.args for e in heads]  # Raw slices: joined without copying each one
         try:

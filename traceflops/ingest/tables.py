@@ -194,6 +194,10 @@ def _first(a, b):
     return [x if x is not None else y for x, y in zip(a, b)]
 
 
+def _first_raw(a, b):
+    return [x if x else y for x, y in zip(a, b)]  # an empty Raw is a missing key (schema.MISSING)
+
+
 STR = "str"  # columns kept as Python lists per chunk and made pd.array(dtype="str") once at the end
 
 
@@ -246,7 +250,7 @@ def op_columns(evs):
     cols["seq"] = ints(_arg(args, "seq"))
     cols["fwd_tid"] = ints(_arg(args, "fwd_tid"))
     cols["ev_idx"] = ints(_arg(args, "ev_idx"))
-    cols["input_dims"] = raw_text(_first(_arg(args, "input_dims"), _arg(args, "input_dims_old")))
+    cols["input_dims"] = raw_text(_first_raw(_arg(args, "input_dims"), _arg(args, "input_dims_old")))
     cols["input_types"] = raw_text(_arg(args, "input_types"))
     # kept only where an input is an expand()ed view: other strides change no byte count, and a column of
     # mostly None keeps a gigabyte trace's ops table small
@@ -310,6 +314,8 @@ def _str_cols(key):
 def _text_to_arrow(cols, key):
     """Text columns of a chunk's piece as Arrow strings now, so the chunk's Python strings are freed."""
     for c in _str_cols(key) & cols.keys():
+        if isinstance(cols[c], pa.Array):
+            continue
         try:
             cols[c] = pa.array(cols[c], type=pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
