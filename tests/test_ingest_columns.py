@@ -18,7 +18,8 @@ def _ints_reference(values):
     """ints() as it was before its fast paths: pandas' inference, then the lenient per-value route."""
     from traceflops.ingest.columns import _scalar
     try:
-        return pd.array(values, dtype="Int64")
+        with np.errstate(invalid="ignore"):
+            return pd.array(values, dtype="Int64")
     except (TypeError, ValueError, OverflowError):
         clean = [_scalar(v, 2**62) for v in values]
         f = pd.to_numeric(pd.Series(clean, dtype=object), errors="coerce")

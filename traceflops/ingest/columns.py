@@ -46,7 +46,8 @@ def ints(values):
         except OverflowError:
             pass
     try:
-        return pd.array(values, dtype="Int64")
+        with np.errstate(invalid="ignore"):  # a NaN among floats: numpy warns before pandas refuses it
+            return pd.array(values, dtype="Int64")
     except (TypeError, ValueError, OverflowError):
         clean = [_scalar(v, 2**62) for v in values]
         f = pd.to_numeric(pd.Series(clean, dtype=object), errors="coerce")
