@@ -45,6 +45,10 @@ def ints(values):
             return pd.arrays.IntegerArray(obj.astype(np.int64), mask)
         except OverflowError:
             pass
+    return _ints_general(values)
+
+
+def _ints_general(values):
     try:
         with np.errstate(invalid="ignore"):  # a NaN among floats: numpy warns before pandas refuses it
             return pd.array(values, dtype="Int64")
