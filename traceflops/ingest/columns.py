@@ -100,22 +100,16 @@ def raw_text(raws, keep=None):
     """
     try:
         data = b"".join(raws)  # Raw slices are joined without a bytes object per row
-    except TypeError:  # a None among them
-        return _raw_text_slow(raws, keep)
+    except TypeError:  # a None among them (a caller outside the table builders): read as missing
+        raws = [b"" if r is None else r for r in raws]
+        data = b"".join(raws)
     n = len(raws)
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.fromiter(map(len, raws), np.int64, n), out=offsets[1:])
     arr = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     enc = arr.dictionary_encode()
-    canon = np.array([_canon(u, keep) for u in enc.dictionary.to_pylist()] + [None], dtype=object)
+    canon = np.array([_canon(u, keep) for u in enc.dictionary.to_pylist()], dtype=object)
     return canon[enc.indices.to_numpy()]
-
-
-def _raw_text_slow(raws, keep):
-    as_bytes = [None if r is None else bytes(r) for r in raws]
-    codes, uniques = pd.factorize(pd.Series(as_bytes, dtype=object), use_na_sentinel=True)
-    canon = np.array([_canon(u, keep) for u in uniques] + [None], dtype=object)
-    return canon[codes]  # code -1 (missing) picks the trailing None
 
 
 def _canon(b, keep=None):

@@ -39,16 +39,6 @@ class Router:
         self._pieces = {k: [] for k in _BUILDERS}
         self._meta_all = []
 
-    def wants(self, e):
-        """Would `add` keep this event? (`e` needs ph, cat, name, pid only; used to skip decoding args.)"""
-        cat = e.cat.lower() if isinstance(e.cat, str) else None
-        ph = e.ph
-        if ph == "X" or ph is None:
-            if cat == "python_function":
-                return self.keep_python or (isinstance(e.name, str) and e.name.startswith(MODULE_PREFIXES))
-            return True  # kept or counted in `skipped_categories` by add()
-        return (ph in ("s", "f", "t") and cat in FLOW_CATS) or ph == "M"
-
     def flush(self):
         for key, (build, _) in _BUILDERS.items():
             evs = getattr(self, key)
@@ -196,9 +186,6 @@ def _first(a, b):
 
 def _first_raw(a, b):
     return [x if x else y for x, y in zip(a, b)]  # an empty Raw is a missing key (schema.MISSING)
-
-
-STR = "str"  # columns kept as Python lists per chunk and made pd.array(dtype="str") once at the end
 
 
 def _common(evs):
