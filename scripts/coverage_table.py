@@ -6,7 +6,7 @@
 import sys
 from pathlib import Path
 
-from traceflops.analysis import analyze
+from traceflops import analyze
 
 
 def main(root):

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from traceflops.analysis import analyze
-from traceflops.breakdown import PARTS, split_window
+from traceflops import analyze
+from traceflops.metrics.breakdown import PARTS, split_window
 
 from .conftest import all_shared_traces, needs_shared
 
@@ -101,7 +101,7 @@ def test_split_window_priority():
 
 
 def test_waterfall_figure(tmp_path):
-    from traceflops.breakdown import waterfall_figure
+    from traceflops.outputs.report.plots import waterfall_figure
     a = analyze(build(tmp_path, True))
     fig = waterfall_figure(a)
     assert len(fig.data) == 1 and len(fig.data[0].x) == 6

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from traceflops.analysis import analyze
-from traceflops.compare import compare, write_compare_html
-from traceflops.report import write_report
+from traceflops import analyze
+from traceflops import compare
+from traceflops.outputs.compare import write_compare_html
+from traceflops.outputs.report import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "traceflops" / "sample_data" / "h100_bert_small.json.gz"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from traceflops.analysis import analyze
+from traceflops import analyze
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "capture_reference.py"
@@ -69,7 +69,7 @@ def test_manifest_lists_every_workload(capture):
 def test_capture_metadata_names_the_workload(capture):
     out, manifest, analyses = capture
     for w in _ok(manifest):
-        meta = analyses[w["name"]].trace.meta.get("traceflops_capture")
+        meta = analyses[w["name"]].trace.meta.raw.get("traceflops_capture")
         assert isinstance(meta, dict), f"{w['trace']}: no traceflops_capture metadata"
         assert meta["workload"] == w["name"] and meta["params"] == w["params"]
         assert meta["gpu"] == "cpu" and meta["torch"]
@@ -289,7 +289,7 @@ def test_gpu_traces_flops_equal_hand_formulas():
         if "flops" not in w["expected"] or not (GPU_DIR / w["trace"]).exists():
             continue
         a = analyze(GPU_DIR / w["trace"])
-        assert a.trace.meta.get("traceflops_capture", {}).get("workload") == w["name"]
+        assert a.trace.meta.raw.get("traceflops_capture", {}).get("workload") == w["name"]
         by = _family_flops(a, FLOP_FAMILIES)
         if sum(by.values()) != w["expected"]["flops"]:
             bad.append((w["name"], w["expected"]["flops"], by))

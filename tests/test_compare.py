@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from traceflops.analysis import analyze
-from traceflops.compare import compare, to_markdown, write_outputs
-from traceflops.report.tables import work_keys
-from traceflops.report_cli import compare as compare_cmd
+from traceflops import analyze
+from traceflops.outputs.compare import compare, to_markdown, write_outputs
+from traceflops.outputs.report.tables import work_keys
+from traceflops.cli.compare import compare as compare_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "traceflops" / "sample_data" / "h100_bert_small.json.gz"

@@ -4,7 +4,8 @@ import gc
 import pytest
 
 from tests.conftest import SAMPLES
-from traceflops.analysis import analyze, gc_paused
+from traceflops import analyze
+from traceflops.memory import gc_paused
 
 TRACE = SAMPLES / "h100__gaunernst_bert-small-uncased__1016001.json.gz"
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from traceflops.analysis import analyze
+from traceflops import analyze
 
 from .conftest import SHARED, needs_shared
 

@@ -68,7 +68,7 @@ def test_unescaped_quotes_trace_loads_everything(tmp_path):
     assert any("unescaped quotes" in w for w in t.warnings)
     assert len(t.ops) == len(read_trace(good).ops)
     assert t.ops["name"].str.contains('quote"d', regex=False).any()
-    assert t.meta.get("record_shapes") == 1
+    assert t.meta.flag("record_shapes") == 1
 
 
 def test_truncated_trace_keeps_events_before_the_cut(tmp_path):
@@ -100,6 +100,6 @@ def test_huge_ints_inf_strings_and_string_pids(tmp_path):
 
 def test_relative_ts_with_base_time_and_2021_names():
     t = read_trace(SAMPLES / "cpu_fwdbwd_shapes_flops_modules.json.gz")
-    assert "baseTimeNanoseconds" in t.meta
+    assert t.meta.relative_time and t.meta.base_time_ns > 0
     assert t.ops["input_dims"].notna().any()
     assert set(t.flows["cat"]) >= {"fwdbwd"}

@@ -3,7 +3,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from traceflops.analysis import analyze  # noqa: E402
+from traceflops import analyze  # noqa: E402
 
 
 @pytest.mark.parametrize("k,s,p,ceil", [(3, 2, 1, True), (2, 2, 0, False), (3, 1, 1, False), (3, 2, 0, True)])

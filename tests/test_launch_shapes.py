@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from traceflops.launch_shapes import cost_from_launch_shapes
+from traceflops.cost.launch_shapes import cost_from_launch_shapes
 
 NAME = "_matmul_ogs_NNT_bf16xbf16xmxfp4_128x128x128x1_swiglu"
 
@@ -21,10 +21,12 @@ def _tables(with_view=True, with_alloc=True, view_after_launch=False):
     ops = pd.DataFrame({"name": ops["name"], "ts_us": ops["ts_us"], "dur_us": ops["dur_us"], "tid": "1",
                         "input_dims": [json.dumps(d) for d in ops["dims"]],
                         "input_types": [json.dumps(t) for t in ops["types"]],
-                        "concrete_inputs": [json.dumps(c) for c in ops["conc"]]})
+                        "concrete_inputs": [json.dumps(c) for c in ops["conc"]],
+                        # the decoded lists ingest puts beside the text (launch_shapes reads these)
+                        "shapes": ops["dims"], "types": ops["types"], "concrete": ops["conc"]})
     launches = pd.DataFrame({"name": ["hipModuleLaunchKernel", "hipPointerGetAttribute", "hipModuleLaunchKernel"],
                              "ts_us": [5.0, 49.0, 50.0], "tid": "1"})
-    k = pd.DataFrame({"name": ["other_kernel", NAME], "launch_row": [0, 2], "launch_op": [0, 0],
+    k = pd.DataFrame({"name": ["other_kernel", NAME], "launch_row": [0, 2], "launch_op_row": [0, 0],
                       "flops": np.nan, "recompute_flops": np.nan, "bytes": np.nan, "dtype": None, "family": None,
                       "flops_source": "none", "flops_reason": "no FLOP formula for op vllm::moe_forward", "op": None})
     return k, ops, launches

@@ -61,7 +61,7 @@ def test_graph_launch_owns_many_kernels():
         p.write_text(json.dumps({"traceEvents": ev}))
         gpu, ops = link(read_trace(p))
     assert (gpu["link"] == "graph").all()
-    assert (ops["name"].to_numpy()[gpu["launch_op"].to_numpy()] == "run_graph").all()
+    assert (ops["name"].to_numpy()[gpu["launch_op_row"].to_numpy()] == "run_graph").all()
 
 
 def test_innermost_enclosing_op_and_module():
@@ -81,7 +81,7 @@ def test_innermost_enclosing_op_and_module():
         p = Path(d) / "m.json"
         p.write_text(json.dumps({"traceEvents": ev}))
         gpu, ops = link(read_trace(p))
-    assert ops["name"][gpu["launch_op"][0]] == "aten::addmm"
+    assert ops["name"][gpu["launch_op_row"][0]] == "aten::addmm"
     assert gpu["module"][0] == "Net_0.Linear_0"
     assert gpu["step"][0] == 3
     assert gpu["link"][0] == "correlation"

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from traceflops.analysis import analyze  # noqa: E402
+from traceflops import analyze  # noqa: E402
 
 
 def _profile(tmp_path, use_checkpoint, reentrant):
@@ -80,7 +80,7 @@ def test_mfu_hand_calculation(tmp_path):
 def test_union_length_matches_a_brute_force_cover():
     import numpy as np
 
-    from traceflops.mfu import union_length
+    from traceflops.link.intervals import union_length
     rng = np.random.default_rng(7)
     for _ in range(200):
         n = int(rng.integers(0, 30))
@@ -100,7 +100,8 @@ def test_per_module_sums_match_one_group_at_a_time():
     import numpy as np
     import pandas as pd
 
-    from traceflops.mfu import _peak_seconds, _per_module, _union_by_group, union_length
+    from traceflops.link.intervals import union_length
+    from traceflops.metrics.mfu import _peak_seconds, _per_module, _union_by_group
     rng = np.random.default_rng(11)
     for _ in range(100):
         n = int(rng.integers(1, 80))

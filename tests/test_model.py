@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from traceflops.model import ConfigError, load_config, model_flops, speculative
-from traceflops.model_cli import model
+from traceflops.modelflops import ConfigError, load_config, model_flops, speculative
+from traceflops.cli.model import model
 
 # --------------------------------------------------------------------------- published configs
 

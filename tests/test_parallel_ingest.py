@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from traceflops import forks
+from traceflops.ingest import forks
 from traceflops.ingest import read_trace, stream
 
 from .conftest import SAMPLES

@@ -1,8 +1,8 @@
 """Prefill vs decode from engine annotations, with per-phase MFU rows."""
 import json
 
-from traceflops.analysis import analyze
-from traceflops.phases import phase_of_annotation, phase_requests
+from traceflops import analyze
+from traceflops.metrics.phases import phase_of_annotation, phase_requests
 
 from .conftest import SAMPLES
 
@@ -47,12 +47,14 @@ def test_two_steps_two_phases(tmp_path):
 def test_query_length_decides_without_annotations():
     import pandas as pd
 
-    from traceflops.phases import kernel_phases
+    from traceflops.metrics.phases import kernel_phases
     k = pd.DataFrame({
         "annotation": [None, None, None, None],
         "op": ["aten::_scaled_dot_product_flash_attention", "aten::mm", "aten::_scaled_dot_product_flash_attention", None],
         "input_dims": ["[[1,8,1,64],[1,8,100,64],[1,8,100,64]]", "[[1,64],[64,64]]",
                        "[[1,8,100,64],[1,8,100,64],[1,8,100,64]]", None],
+        "shapes": [[[1, 8, 1, 64], [1, 8, 100, 64], [1, 8, 100, 64]], [[1, 64], [64, 64]],
+                   [[1, 8, 100, 64], [1, 8, 100, 64], [1, 8, 100, 64]], None],
         "step": pd.array([1, 1, 2, pd.NA], dtype="Int64"), "op_row": [-1, -1, -1, -1]})
     # query length 1 is decode, the GEMM in the same step follows it; step 2's attention has 100 queries
     assert list(kernel_phases(k, pd.DataFrame())) == ["decode", "decode", "prefill", None]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from traceflops.ranks import read_dataset, run_ranks
+from traceflops.apps.ranks import read_dataset, run_ranks
 
 from .conftest import SHARED
 
@@ -82,7 +82,7 @@ def test_dask_matches_local(local_out, rank_files, tmp_path):
 
 
 def test_straggler_detection():
-    from traceflops.ranks import combine
+    from traceflops.apps.ranks import combine
     base = {"world_size": 3, "steps": 1, "mfu": None, "warnings": [], "path": "p", "trace": "t"}
     rs = [dict(base, rank=i, index=i, totals={"gpu_busy_us": b}, step_time_us=s)
           for i, (b, s) in enumerate([(100.0, 10.0), (101.0, 10.0), (150.0, 10.5)])]

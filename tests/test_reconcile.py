@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from traceflops.analysis import analyze  # noqa: E402
-from traceflops.reconcile import reconcile  # noqa: E402
+from traceflops import analyze  # noqa: E402
+from traceflops.metrics.reconcile import reconcile  # noqa: E402
 
 CFG = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
        "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 16, "vocab_size": 100,

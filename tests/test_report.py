@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 import pytest
 from click.testing import CliRunner
 
-from traceflops.analysis import analyze
+from traceflops import analyze
 from traceflops.errors import TraceError
-from traceflops.report import breakdown_figure, plots, roofline_figure, timeline_figure, write_report
-from traceflops.report.tables import aggregate, group_table, normalize_name, work_keys
+from traceflops.outputs.report import breakdown_figure, plots, roofline_figure, timeline_figure, write_report
+from traceflops.outputs.report.tables import aggregate, group_table, normalize_name, work_keys
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "traceflops" / "sample_data" / "h100_bert_small.json.gz"
@@ -194,7 +194,7 @@ def test_report_is_self_contained(sample, tmp_path):
 
 
 def test_report_headline_numbers(sample, tmp_path):
-    from traceflops.report.html import headline
+    from traceflops.outputs.report.html import headline
     cards = dict((label, v) for label, v, _ in headline(sample))
     mfu = sample.summary["mfu"]
     assert cards["% of peak while busy (busy MFU)"] == f"{100 * mfu['busy_mfu']:.3g}%"
@@ -250,7 +250,7 @@ def test_report_size_on_4000_kernel_trace(tmp_path):
 # ---------------------------------------------------------------- annotate
 
 def test_annotate_adds_args(sample, tmp_path):
-    from traceflops.annotate import ANNOTATED, annotate
+    from traceflops.apps.annotate import ANNOTATED, annotate
     out = tmp_path / "ann.json.gz"
     r = annotate(SAMPLE, out, analysis=sample)
     assert r["annotated"] == r["gpu_events"] == len(sample.kernels)
@@ -277,7 +277,7 @@ def test_annotate_adds_args(sample, tmp_path):
 
 
 def test_annotate_falls_back_to_keys_when_order_differs(sample, tmp_path):
-    from traceflops.annotate import annotate_events
+    from traceflops.apps.annotate import annotate_events
     d = load_sample()
     ev = d["traceEvents"]
     gpu_idx = [i for i, e in enumerate(ev) if e.get("cat") in ("kernel", "gpu_memcpy")]
@@ -290,7 +290,7 @@ def test_annotate_falls_back_to_keys_when_order_differs(sample, tmp_path):
 
 
 def test_annotate_redacts_and_cli(tmp_path):
-    from traceflops.report_cli import annotate as cmd
+    from traceflops.cli.compare import annotate as cmd
     src = evil_trace(tmp_path)
     out = tmp_path / "o.json"
     res = CliRunner().invoke(cmd, [str(src), "-o", str(out)])
@@ -302,8 +302,8 @@ def test_annotate_redacts_and_cli(tmp_path):
 
 
 def test_annotate_bad_input(tmp_path):
-    from traceflops.annotate import annotate
-    from traceflops.report_cli import annotate as cmd
+    from traceflops.apps.annotate import annotate
+    from traceflops.cli.compare import annotate as cmd
     bad = tmp_path / "bad.json"
     bad.write_text("not json at all")
     with pytest.raises(TraceError):
@@ -320,7 +320,7 @@ def test_annotate_bad_input(tmp_path):
 def test_hooks_module_does_not_import_torch():
     import subprocess
     import sys
-    code = "import sys, traceflops.hooks; print('torch' in sys.modules)"
+    code = "import sys, traceflops.apps.hooks; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 0, out.stderr
@@ -331,7 +331,7 @@ def test_on_trace_ready_with_torch_profiler(tmp_path):
     torch = pytest.importorskip("torch")
     from torch.profiler import ProfilerActivity, profile, schedule
 
-    from traceflops.hooks import on_trace_ready
+    from traceflops import on_trace_ready
     seen = []
     handler = on_trace_ready(tmp_path / "prof", worker_name="w0", callback=lambda a, w: seen.append(a))
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True,
@@ -353,7 +353,7 @@ def test_on_trace_ready_with_torch_profiler(tmp_path):
 
 
 def test_on_trace_ready_survives_bad_trace(tmp_path):
-    from traceflops.hooks import on_trace_ready
+    from traceflops import on_trace_ready
 
     class FakeProf:
         step_num = 3

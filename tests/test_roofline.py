@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from traceflops.devices import load_catalog
+from traceflops.roofline.catalog import load_catalog
 from traceflops.roofline import compute_dtype, roofline
 
 
@@ -72,7 +72,7 @@ H100_MI300X = [
 
 @pytest.mark.parametrize("rel", H100_MI300X)
 def test_few_suspect_kernels_on_h100_and_mi300x(rel):
-    from traceflops.analysis import analyze
+    from traceflops import analyze
 
     from .conftest import SHARED
     if SHARED is None:
@@ -85,12 +85,12 @@ def test_few_suspect_kernels_on_h100_and_mi300x(rel):
 
 
 def test_launch_diagnostics_by_hand():
-    from traceflops.roofline import _launch_shape
+    from traceflops.roofline.ceilings import _launch_shape
     h100 = load_catalog()["h100-sxm"]
     props = {0: {"numSms": 132, "maxThreadsPerMultiprocessor": 2048, "regsPerMultiprocessor": 65536,
                  "sharedMemPerMultiprocessor": 233472}}
     k = pd.DataFrame({"device": pd.array([0, 0, 0], dtype="Int64"),
-                      "grid": ["[66,1,1]", "[400,1,1]", "[2,1,8]"], "block": ["[256,1,1]", "[256,1,1]", "[128,1,1]"],
+                      "blocks": [66.0, 400.0, 16.0], "threads": [256.0, 256.0, 128.0],  # grid and block sizes
                       "registers": [128.0, 128.0, 255.0], "shared_memory": [0.0, 0.0, 116000.0]})
     _launch_shape(k, {0: h100}, props)
     # registers limit: 65536 / (128·256) = 2 blocks per SM → 264 resident blocks on 132 SMs

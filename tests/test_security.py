@@ -49,7 +49,7 @@ def test_secrets_in_metadata_never_reach_summary(tmp_path, form):
 
 def test_redaction_does_not_eat_ordinary_keys():
     """'key' (the device catalog key), 'keys', 'monkey', 'tokens_per_s' are not secrets."""
-    from traceflops.redact import redact
+    from traceflops.outputs.redact import redact
     d = {"key": "h100_sxm", "monkey": 1, "keys": [1], "HF_TOKEN": "x", "api_key": "y", "WANDB_KEY": "z",
          "note": "token hf_abcdefghijklmnopqrstuvwx here"}
     r = redact(d)
@@ -94,7 +94,7 @@ def test_committed_traces_hold_no_unredacted_secrets(trace):
     leaks += [f"traceEvents[{i}]{x}" for i, e in enumerate(evs) if isinstance(e, dict) and "args" in e
               for x in _secret_leaks(e["args"], "/args")]
     assert not leaks, f"{trace.name}: unredacted secret-like keys: {leaks[:5]}"
-    from traceflops.redact import SECRET_VALUE
+    from traceflops.outputs.redact import SECRET_VALUE
     m = SECRET_VALUE.search(raw.decode("utf-8", "replace"))
     assert m is None, f"{trace.name}: secret-looking value {m.group(0)[:8]}..."
 
@@ -105,7 +105,7 @@ SOURCES = sorted(p for p in (REPO / "traceflops").rglob("*.py"))
 # The one pickle use: forked decoding workers send their tables to the parent through a private
 # os.pipe(). The stream is written by our own forked process from decoded values, never read from a file or
 # from trace bytes, so a trace cannot put pickle opcodes in it.
-PICKLE_IPC = REPO / "traceflops" / "forks.py"
+PICKLE_IPC = REPO / "traceflops" / "ingest" / "forks.py"
 
 
 def test_pickle_only_over_a_private_pipe():

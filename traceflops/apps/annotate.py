@@ -12,10 +12,10 @@ from pathlib import Path
 import msgspec
 import orjson
 
-from .errors import TraceError
-from .ingest.tables import GPU_KINDS  # the same event selection as ingest: one row per GPU event
-from .numbers import finite_or_none
-from .redact import redact
+from ..errors import TraceError
+from ..ingest.tables import GPU_KINDS  # the same event selection as ingest: one row per GPU event
+from ..numbers import finite_or_none
+from ..outputs.redact import redact
 
 ANNOTATED = ("flops", "bytes", "achieved_tflops", "ceiling_tflops", "pct_of_ceiling", "bound", "op")
 
@@ -68,7 +68,7 @@ def _row_key(row):
 
 def load_events(path, max_bytes=None):
     """(header dict, [event dicts]) of a trace file, with the same gzip/size/salvage handling as ingest."""
-    from .ingest.source import DEFAULT_MAX_BYTES, read_bytes, split_top
+    from ..ingest.source import DEFAULT_MAX_BYTES, read_bytes, split_top
     warnings = []
     data = read_bytes(str(path), max_bytes or DEFAULT_MAX_BYTES, warnings)
     header, raw = split_top(data, str(path), warnings)
@@ -123,7 +123,7 @@ def annotate_events(analysis, events):
 
 def annotate(path, out, analysis=None, **analyze_kw):
     """Write `path` with traceflops columns added to each GPU event's args to `out` (.gz → gzip). Returns a dict."""
-    from .analysis import analyze
+    from ..pipeline import analyze
     a = analysis if analysis is not None else analyze(path, **analyze_kw)
     header, events = load_events(path, analyze_kw.get("max_bytes"))
     matched, total = annotate_events(a, events)

@@ -1,6 +1,6 @@
 """hooks: analyze traces as torch.profiler produces them.
 
-    from traceflops.hooks import on_trace_ready
+    from traceflops import on_trace_ready
     with torch.profiler.profile(schedule=torch.profiler.schedule(wait=1, warmup=1, active=2, repeat=2),
                                 on_trace_ready=on_trace_ready("prof")) as prof:
         for batch in loader:
@@ -55,7 +55,7 @@ class TraceReadyHandler:
             trace = gz
         self.traces.append(trace)
         try:
-            from .analysis import analyze
+            from ..pipeline import analyze
             a = analyze(str(trace), **self.analyze_kwargs)
             written = a.write(self.dir / stem, report=self.report)
             self.outputs.append({"trace": trace, **written})
@@ -75,7 +75,7 @@ def on_trace_ready(dir, worker_name=None, report=True, gzip=False, analyze_kwarg
 
     worker_name: defaults to "<hostname>_<pid>" like torch's tensorboard_trace_handler.
     report: also write report.html.  gzip: store the trace as .pt.trace.json.gz.
-    analyze_kwargs: passed to traceflops.analysis.analyze (device=..., device_file=...).
+    analyze_kwargs: passed to traceflops.analyze (device=..., device_file=...).
     callback(analysis, written_paths): called after each successful analysis.
     """
     return TraceReadyHandler(dir, worker_name=worker_name, report=report, gzip=gzip, analyze_kwargs=analyze_kwargs,

@@ -19,14 +19,15 @@ from pathlib import Path
 STRAGGLER_PCT = 10.0
 
 
-def analyze_rank(path, index, outdir, device=None, device_file=None, max_bytes=None, report=False):
-    """One rank: analyze `path`, write its partition under `outdir`, return a small summary dict."""
-    from .analysis import analyze
-    from .ingest import DEFAULT_MAX_BYTES
-    from .outputs import summary_json, write_parquet
+def analyze_rank(path, index, outdir, devices=None, max_bytes=None, report=False):
+    """One rank: analyze `path`, write its partition under `outdir`, return a small summary dict.
+    `devices`: the run's roofline.Devices (resolved once by the caller)."""
+    from ..ingest import DEFAULT_MAX_BYTES
+    from ..outputs import summary_json, write_parquet
+    from ..pipeline import analyze
 
     # ranks already run one process per core: no nested decoding workers
-    a = analyze(path, device=device, device_file=device_file, max_bytes=max_bytes or DEFAULT_MAX_BYTES, workers=1)
+    a = analyze(path, devices=devices, max_bytes=max_bytes or DEFAULT_MAX_BYTES, workers=1)
     rank = a.summary["trace"].get("rank")
     try:
         rank = int(rank)
@@ -43,7 +44,7 @@ def analyze_rank(path, index, outdir, device=None, device_file=None, max_bytes=N
     rdir.mkdir(parents=True, exist_ok=True)
     (rdir / "summary.json").write_text(summary_json(a.summary), encoding="utf-8")
     if report:
-        from .report.html import write_report
+        from ..outputs.report.html import write_report
         write_report(a, rdir / "report.html")
     mfu = a.summary.get("mfu") or {}
     steps = [s.get("wall_us") for s in mfu.get("per_step") or [] if s.get("wall_us")]
@@ -59,8 +60,12 @@ def analyze_rank(path, index, outdir, device=None, device_file=None, max_bytes=N
     }
 
 
-def run_ranks(files, outdir, *, jobs=None, executor="local", straggler_pct=STRAGGLER_PCT, **kw):
-    """Analyze every file as one rank; returns the combined summary (also written to OUT/summary.json)."""
+def run_ranks(files, outdir, *, jobs=None, executor="local", straggler_pct=STRAGGLER_PCT, device=None,
+              device_file=None, **kw):
+    """Analyze every file as one rank; returns the combined summary (also written to OUT/summary.json).
+    The device catalog and --device are resolved once, here, for every rank."""
+    from ..roofline import Devices
+    kw["devices"] = kw.get("devices") or Devices.load(device, device_file)
     files = [str(f) for f in files]
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""`traceflops compare` and `traceflops annotate`: click commands registered by traceflops.cli.
+"""`traceflops compare` and `traceflops annotate`.
 
 Bad input (missing or unreadable trace, unknown device) prints one line and exits 2, also when these
 commands run outside the main group.  `compare --fail-on-regression PCT` exits 1 when the GPU time of
@@ -8,20 +8,13 @@ from pathlib import Path
 
 import click
 
-from .errors import TraceError
+from .errors import guarded
 
-EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
 
 
-def _fail(e):
-    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-    click.echo(f"traceflops: error: {msg}", err=True)
-    raise click.exceptions.Exit(EXIT_BAD_INPUT)
-
-
 def _stem(path):
-    from .ingest import trace_name
+    from ..ingest import trace_name
     return trace_name(path)
 
 
@@ -37,18 +30,18 @@ def _stem(path):
 @click.option("--device", default=None, help="Override the GPU of both traces (catalog key or name).")
 @click.option("--device-file", type=click.Path(path_type=str), default=None, help="YAML/JSON adding devices or ceilings.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and the regression verdict.")
+@guarded
 def compare(base, new, outdir, formats, fail_pct, device, device_file, quiet):
     """Compare two traces BASE → NEW, matching work by op + shapes + dtype + category."""
-    from .analysis import analyze
-    from .compare import compare as run, write_outputs
-    try:
-        a = analyze(base, device=device, device_file=device_file)
-        b = analyze(new, device=device, device_file=device_file)
-        res = run(a, b)
-        out = Path(outdir) if outdir else Path("traceflops-out") / "compare" / f"{_stem(base)}__vs__{_stem(new)}"
-        paths = write_outputs(res, out, formats=formats, fail_on_regression=fail_pct)
-    except (TraceError, ValueError, OSError) as e:
-        _fail(e)
+    from ..outputs.compare import compare as run, write_outputs
+    from ..pipeline import analyze
+    from ..roofline import Devices
+    devices = Devices.load(device, device_file)
+    a = analyze(base, devices=devices)
+    b = analyze(new, devices=devices)
+    res = run(a, b)
+    out = Path(outdir) if outdir else Path("traceflops-out") / "compare" / f"{_stem(base)}__vs__{_stem(new)}"
+    paths = write_outputs(res, out, formats=formats, fail_on_regression=fail_pct)
     s = res.summary
     d = s["matched_delta_pct"]
     if not quiet:
@@ -73,13 +66,11 @@ def compare(base, new, outdir, formats, fail_pct, device, device_file, quiet):
               help="Output file (default <trace name>.annotated.json.gz beside the input); .gz is gzipped.")
 @click.option("--device", default=None, help="Override the GPU (catalog key or name).")
 @click.option("--device-file", type=click.Path(path_type=str), default=None)
+@guarded
 def annotate(trace, out, device, device_file):
     """Write TRACE with flops, bytes, achieved/ceiling TFLOP/s, % of ceiling, bound and op in each GPU event's args
     (open it in Perfetto or chrome://tracing)."""
-    from .annotate import annotate as run
-    try:
-        target = out or str(Path(trace).with_name(_stem(trace) + ".annotated.json.gz"))
-        r = run(trace, target, device=device, device_file=device_file)
-    except (TraceError, ValueError, OSError) as e:
-        _fail(e)
+    from ..apps.annotate import annotate as run
+    target = out or str(Path(trace).with_name(_stem(trace) + ".annotated.json.gz"))
+    r = run(trace, target, device=device, device_file=device_file)
     click.echo(f"annotated {r['annotated']} of {r['gpu_events']} GPU events -> {r['path']}")

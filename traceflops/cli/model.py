@@ -1,19 +1,12 @@
-"""`traceflops model CONFIG.json`: analytic params and per-token FLOPs of an HF model config.
-
-Registered in the main CLI group elsewhere; this module only defines the click command `model`.
-"""
+"""`traceflops model CONFIG.json`: analytic params and per-token FLOPs of an HF model config."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from traceflops.modelflops import ConfigError, load_config, model_flops, speculative
-
-
-def _fail(msg: str):
-    click.echo(f"error: {msg}", err=True)
-    raise click.exceptions.Exit(2)
+from ..modelflops import ConfigError, load_config, model_flops, speculative
+from .errors import fail
 
 
 def _b(n: float) -> str:
@@ -87,13 +80,13 @@ def _render(r: dict, spec: dict | None) -> str:
 def model(config, seq, context, train, draft, k, acceptance, mla_absorbed, as_json):
     """Parameters, active parameters and exact per-token FLOPs of an HF CONFIG.json."""
     if seq < 1:
-        _fail(f"--seq must be >= 1, got {seq}")
+        fail(f"--seq must be >= 1, got {seq}")
     if context < 0:
-        _fail(f"--context must be >= 0, got {context}")
+        fail(f"--context must be >= 0, got {context}")
     if draft is None and (k is not None or acceptance is not None):
-        _fail("--k/--acceptance need --draft CONFIG")
+        fail("--k/--acceptance need --draft CONFIG")
     if draft is not None and (k is None or acceptance is None):
-        _fail("--draft needs both --k K and --acceptance A")
+        fail("--draft needs both --k K and --acceptance A")
     try:
         cfg = load_config(config)
         r = model_flops(cfg, seq=seq, context=context, train=train, mla_absorbed_decode=mla_absorbed)
@@ -102,7 +95,7 @@ def model(config, seq, context, train, draft, k, acceptance, mla_absorbed, as_js
             spec = speculative(cfg, load_config(draft), k, acceptance, context,
                                mla_absorbed_decode=mla_absorbed)
     except (ConfigError, ValueError, TypeError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     if as_json:
         if spec is not None:
             r["speculative"] = spec

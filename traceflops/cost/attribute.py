@@ -8,7 +8,7 @@ of the op's bytes: they move data, and the op's byte total is preserved.
 import numpy as np
 import pandas as pd
 
-from .intervals import propagate
+from ..link.intervals import propagate
 
 COMPUTE = {"gemm", "attention", "conv", "fused"}
 
@@ -101,7 +101,7 @@ def math_op(ops, costs, launch_op):
 def attribute(gpu, ops, costs, classes):
     """Kernel table cost columns: flops, recompute_flops, bytes, dtype, flops_source, flops_reason, op."""
     k = pd.DataFrame(index=gpu.index)
-    mop = math_op(ops, costs, gpu["launch_op"].to_numpy())
+    mop = math_op(ops, costs, gpu["launch_op_row"].to_numpy())
     k["op_row"] = mop
     has_op = mop >= 0
     idx = np.clip(mop, 0, None)
@@ -156,7 +156,7 @@ def _reasons(gpu, ops, k, takes_flops, op_has_flops, has_op, is_kernel):
     r = np.full(n, None, dtype=object)
     flops = k["flops"].to_numpy(float)
     ok = np.nan_to_num(flops) > 0
-    launch_op = gpu["launch_op"].to_numpy()
+    launch_op = gpu["launch_op_row"].to_numpy()
     lname = np.where(launch_op >= 0, ops["name"].to_numpy(object)[np.clip(launch_op, 0, None)] if len(ops) else None, None)
     r[~is_kernel] = "memcpy/memset: data movement, no FLOPs"
     unlinked = is_kernel & (launch_op < 0)

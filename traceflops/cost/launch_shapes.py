@@ -19,8 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .kernels.frame import json_list
-from .kernels.registry import Args
+from ..kernels.args import Args
 
 # triton_kernels' grouped (ragged) matmul: rows gathered per expert, weights [E, K, N]
 MATMUL_OGS = re.compile(r"_matmul_ogs_\w*?_(?P<x>bf16|fp16|fp32|fp8\w*?)x(?P<y>bf16|fp16|fp32|fp8\w*?)"
@@ -37,7 +36,7 @@ def cost_from_launch_shapes(k, ops, launches):
     named = np.array([isinstance(u, str) and bool(MATMUL_OGS.search(u)) for u in uniques] + [False], dtype=bool)
     cand = np.flatnonzero(named[codes]  # code -1 (no name) reads the trailing False
                           & ~(np.nan_to_num(k["flops"].to_numpy(float)) > 0)
-                          & (k["launch_op"].to_numpy() >= 0) & (k["launch_row"].to_numpy() >= 0))
+                          & (k["launch_op_row"].to_numpy() >= 0) & (k["launch_row"].to_numpy() >= 0))
     if not len(cand) or not len(ops):
         return 0
     l_ts = launches["ts_us"].to_numpy(float)
@@ -48,12 +47,12 @@ def cost_from_launch_shapes(k, ops, launches):
     o_name = ops["name"].to_numpy(object)
     o_end = o_ts + np.nan_to_num(ops["dur_us"].to_numpy(float))
     ops_by_tid, launches_by_tid = _by_tid(o_tid, o_ts), _by_tid(l_tid[is_launch], l_ts[is_launch])
-    recorded = (o_name, ops["input_dims"].to_numpy(object), ops["input_types"].to_numpy(object),
-                ops["concrete_inputs"].to_numpy(object))
+    recorded = (o_name, ops["shapes"].to_numpy(object), ops["types"].to_numpy(object),
+                ops["concrete"].to_numpy(object))
     done = 0
     for r in cand:
         m = MATMUL_OGS.search(k["name"].iat[r])
-        lr, op = int(k["launch_row"].iat[r]), int(k["launch_op"].iat[r])
+        lr, op = int(k["launch_row"].iat[r]), int(k["launch_op_row"].iat[r])
         t, tid = l_ts[lr], l_tid[lr]
         # the window: inside the launching op, after the previous launch on this thread, before this one
         lt = launches_by_tid.get(tid, (np.empty(0), None))[0]
@@ -102,7 +101,7 @@ def _matmul_ogs(m, win, recorded):
     weight = None
     for i in win[::-1]:  # the last 3-D view of weight-typed storage before the launch
         if o_name[i] == "aten::view":
-            a = Args(json_list(dims[i]), json_list(types[i]), [])
+            a = Args(dims[i], types[i], [])
             w = a.shape(0)
             if a.type(0) == store_type and w and len(w) == 3 and min(w) > 0:
                 weight = w
@@ -115,7 +114,7 @@ def _matmul_ogs(m, win, recorded):
     size = None
     for i in win[::-1]:  # the last allocation shaped like this kernel's output
         if o_name[i] in ALLOC:
-            z = Args([], [], json_list(conc[i])).ints(0)
+            z = Args([], [], conc[i]).ints(0)
             if z and z[-1] == n_out:
                 size = z
                 break

@@ -6,7 +6,9 @@ import msgspec
 import pandas as pd
 
 from ..errors import TraceError
-from ..forks import processes, release_heap
+from ..memory import release_heap
+from .forks import processes
+from .meta import TraceMeta
 from .schema import EVENT_LIST, ONE_EVENT
 from .source import DEFAULT_MAX_BYTES, read_bytes, split_top
 from .stream import Fallback, read_stream
@@ -25,7 +27,7 @@ class Trace:
     gpu_annotations: pd.DataFrame
     flows: pd.DataFrame
     python: pd.DataFrame  # nn.Module / nn.Optimizer python_function spans
-    meta: dict  # top-level metadata (deviceProperties, distributedInfo, baseTimeNanoseconds, flags, ...)
+    meta: TraceMeta  # top-level metadata, typed: devices by id, distributed info, time base, flags
     processes: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     skipped_categories: dict = field(default_factory=dict)
@@ -63,7 +65,7 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
     return Trace(
         path=path, name=trace_name(path),
         gpu=t["gpu"], ops=t["ops"], launches=t["launch"], gpu_annotations=t["gpu_ann"], flows=t["flows"],
-        python=t["python"], meta=header, processes=t["processes"],
+        python=t["python"], meta=TraceMeta.from_header(header), processes=t["processes"],
         warnings=warnings, skipped_categories=router.counts,
     )
 
@@ -137,4 +139,4 @@ def _without_args(raw):
         return None
 
 
-__all__ = ["Trace", "read_trace", "TraceError", "DEFAULT_MAX_BYTES"]
+__all__ = ["Trace", "TraceMeta", "read_trace", "trace_name", "TraceError", "DEFAULT_MAX_BYTES"]

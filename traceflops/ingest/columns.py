@@ -92,11 +92,13 @@ def stream_of(tids):
     return out
 
 
-def raw_text(raws, keep=None):
-    """Raw JSON slices (an empty one for a missing key) → canonical compact JSON text, decoding each distinct
-    value once; values for which keep(decoded) is false, and missing ones, become None.
+def raw_json(raws, keep=None, derive=None):
+    """Raw JSON slices (an empty one for a missing key), each distinct value decoded once →
+    (canonical compact text per row, decoded value per row[, derive(value) per row]).
 
-    Canonical text makes shapes comparable across traces whose writers space JSON differently.
+    Values for which keep(decoded) is false, and missing ones, are None in both. Canonical text makes shapes
+    comparable across traces whose writers space JSON differently; the decoded values are shared objects
+    (one per distinct value): later stages read them and never parse the text again.
     """
     try:
         data = b"".join(raws)  # Raw slices are joined without a bytes object per row
@@ -108,18 +110,41 @@ def raw_text(raws, keep=None):
     np.cumsum(np.fromiter(map(len, raws), np.int64, n), out=offsets[1:])
     arr = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     enc = arr.dictionary_encode()
-    canon = np.array([_canon(u, keep) for u in enc.dictionary.to_pylist()], dtype=object)
-    return canon[enc.indices.to_numpy()]
+    decoded = [_decode(u, keep) for u in enc.dictionary.to_pylist()]
+    codes = enc.indices.to_numpy()
+    text = np.array([None if v is None else msgspec.json.encode(v).decode() for v in decoded], dtype=object)
+    values = np.empty(len(decoded), dtype=object)
+    for i, v in enumerate(decoded):  # one by one: a slice assignment would read nested lists as dimensions
+        values[i] = v
+    out = (text[codes], values[codes])
+    if derive is not None:
+        out += (np.array([derive(v) for v in decoded] or [np.nan], dtype=float)[codes],)
+    return out
 
 
-def _canon(b, keep=None):
+def raw_text(raws, keep=None):
+    """Canonical compact JSON text per row of Raw slices (see raw_json)."""
+    return raw_json(raws, keep)[0]
+
+
+def _decode(b, keep=None):
     try:
         v = msgspec.json.decode(b)
     except msgspec.DecodeError:  # b"" (a missing key) lands here
         return None
     if v is None or (keep is not None and not keep(v)):
         return None
-    return msgspec.json.encode(v).decode()
+    return v
+
+
+def size_of(dims):
+    """The product of a grid/block [x, y, z]: blocks in the grid, threads in a block (NaN when unknown)."""
+    if not isinstance(dims, list) or not dims:
+        return np.nan
+    try:
+        return float(np.prod([int(x) for x in dims]))
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
 
 
 def has_zero_stride(strides):

@@ -35,15 +35,6 @@ def processes():
     return max(1, min(cores, MAX_WORKERS))
 
 
-def release_heap():
-    """Hand freed heap back to the OS (glibc keeps it otherwise), lowering the peak RSS of what follows."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 class Child:
     def __init__(self, pid, fd):
         self.pid, self.fd, self.done = pid, fd, False

@@ -25,7 +25,8 @@ import re
 import msgspec
 from msgspec import Raw
 
-from .. import forks
+from . import forks
+from ..memory import release_heap
 from .schema import ONE_EVENT, Args, Head, KnownHead, Optional
 from .tables import Router
 
@@ -165,7 +166,7 @@ def _parallel(buf, pos, splits, router, progress, mm, obj_form, header):
             bad = _span(buf, pos, splits[0], router, heads, progress, mm, obj_form, header)
         except _WrongSplit as w:
             return read_on(w.pos, w.bad)
-        forks.release_heap()  # our decoded chunks' freed heap goes back before the workers' pieces arrive
+        release_heap()  # our decoded chunks' freed heap goes back before the workers' pieces arrive
         for (m, end), child in zip(spans, children):
             result = forks.join(child)
             if result is None:  # the worker died (out of memory, killed): read its range here
@@ -196,7 +197,7 @@ def _child_span(buf, pos, end, mm, obj_form, keep_python):
         return ("fallback", str(e))
     except _WrongSplit as w:
         return ("wrong_split", w.bad, header, router.state(), w.pos)
-    forks.release_heap()  # the decoded chunks' heap, while the parent unpickles what we send
+    release_heap()  # the decoded chunks' heap, while the parent unpickles what we send
     return ("ok", bad, header, router.state())
 
 

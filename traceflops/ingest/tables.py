@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .columns import floats, has_zero_stride, ints, keys, names, raw_text, stream_of, text_column
+from .columns import floats, has_zero_stride, ints, keys, names, raw_json, size_of, stream_of, text_column
 from .schema import Args
 
 _get_args, _get_name, _get_pid, _get_tid, _get_ts, _get_dur = map(attrgetter, ("args", "name", "pid", "tid", "ts", "dur"))
@@ -218,8 +218,8 @@ def gpu_columns(evs):
     cols["stream"] = ints(_first(_arg(args, "stream"), stream_of([e.tid for e in evs])))
     cols["correlation"] = ints(_arg(args, "correlation"))
     cols["external_id"] = ints(_first(_arg(args, "external_id"), _arg(args, "external_id_old")))
-    cols["grid"] = raw_text(_arg(args, "grid"))
-    cols["block"] = raw_text(_arg(args, "block"))
+    cols["grid"], _, cols["blocks"] = raw_json(_arg(args, "grid"), derive=size_of)
+    cols["block"], _, cols["threads"] = raw_json(_arg(args, "block"), derive=size_of)
     for c in ("registers", "shared_memory", "blocks_per_sm", "warps_per_sm", "occupancy", "bytes"):
         cols[c] = floats(_arg(args, c))
     cols["arg_bytes"] = cols.pop("bytes")
@@ -237,12 +237,13 @@ def op_columns(evs):
     cols["seq"] = ints(_arg(args, "seq"))
     cols["fwd_tid"] = ints(_arg(args, "fwd_tid"))
     cols["ev_idx"] = ints(_arg(args, "ev_idx"))
-    cols["input_dims"] = raw_text(_first_raw(_arg(args, "input_dims"), _arg(args, "input_dims_old")))
-    cols["input_types"] = raw_text(_arg(args, "input_types"))
+    # text (canonical JSON: outputs and grouping keys) and the decoded lists every later stage reads
+    cols["input_dims"], cols["shapes"] = raw_json(_first_raw(_arg(args, "input_dims"), _arg(args, "input_dims_old")))
+    cols["input_types"], cols["types"] = raw_json(_arg(args, "input_types"))
     # kept only where an input is an expand()ed view: other strides change no byte count, and a column of
     # mostly None keeps a gigabyte trace's ops table small
-    cols["input_strides"] = raw_text(_arg(args, "input_strides"), keep=has_zero_stride)
-    cols["concrete_inputs"] = raw_text(_arg(args, "concrete"))
+    cols["input_strides"], cols["strides"] = raw_json(_arg(args, "input_strides"), keep=has_zero_stride)
+    cols["concrete_inputs"], cols["concrete"] = raw_json(_arg(args, "concrete"))
     cols["kernel_flop"] = floats(_arg(args, "kernel_flop"))
     cols["kernel_num_gb"] = floats(_arg(args, "kernel_num_gb"))
     cols.update(_comm(args))
@@ -256,8 +257,8 @@ def launch_columns(evs):
     cols["correlation"] = ints(_arg(args, "correlation"))
     cols["external_id"] = ints(_first(_arg(args, "external_id"), _arg(args, "external_id_old")))
     cols["kernel"] = [k if isinstance(k, str) and k else None for k in _arg(args, "kernel")]
-    cols["grid"] = raw_text(_arg(args, "grid"))
-    cols["block"] = raw_text(_arg(args, "block"))
+    cols["grid"], _, cols["blocks"] = raw_json(_arg(args, "grid"), derive=size_of)
+    cols["block"], _, cols["threads"] = raw_json(_arg(args, "block"), derive=size_of)
     cols["graph_id"] = ints(_arg(args, "graph_id"))
     cols["graph_node_id"] = ints(_arg(args, "graph_node_id"))
     return cols

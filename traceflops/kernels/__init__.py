@@ -1,10 +1,13 @@
-"""FLOP and byte registry for profiler ops, and GPU kernel-name classification.
+"""kernels: the pure FLOP/byte registry (op name + recorded inputs → OpCost) and kernel-name classes.
 
 Importing this package never imports torch.
 """
 from . import attention, comm, conv, gemm, index, norm, pointwise, pooling, reduction, routing  # noqa: F401  (register formulas)
+from .args import Args
 from .dtypes import compute_dtype, dtype_bytes
+from .frame import cost_ops
 from .names import classify_kernels
-from .registry import FORMULAS, OpCost, cost_ops, op_cost
+from .registry import FORMULAS, OpCost, op_cost, register
 
-__all__ = ["OpCost", "op_cost", "cost_ops", "FORMULAS", "classify_kernels", "dtype_bytes", "compute_dtype"]
+__all__ = ["Args", "OpCost", "op_cost", "cost_ops", "register", "FORMULAS", "classify_kernels", "dtype_bytes",
+           "compute_dtype"]

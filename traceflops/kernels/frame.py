@@ -12,12 +12,15 @@ from .registry import has_formula, op_cost
 KEY_COLS = ["name", "input_dims", "input_types", "concrete_inputs"]
 EXTRA_COLS = ["kernel_flop", "kernel_num_gb", "collective", "in_msg_nelems", "out_msg_nelems", "group_size",
               "comm_dtype", "dtype_hint", "input_strides"]
+# the decoded lists ingest puts beside each recorded text column (read instead of parsing the text again)
+PARSED = {"input_dims": "shapes", "input_types": "types", "concrete_inputs": "concrete", "input_strides": "strides"}
 FLOAT_OUT = ["flops", "recompute_flops", "bytes", "comm_bytes", "algbw_factor", "busbw_factor"]
 OBJ_OUT = ["dtype", "flops_source", "family", "cost_note"]
 
 
 def json_list(text):
-    """A recorded JSON list column value (text, or already a list) -> list; anything else -> []."""
+    """A recorded JSON list value (already decoded by ingest, or text from a hand-made table) -> list;
+    anything else -> []."""
     if isinstance(text, list):
         return text
     if isinstance(text, (str, bytes)) and text:
@@ -54,6 +57,9 @@ def cost_ops(ops: pd.DataFrame) -> pd.DataFrame:
     sig = {c: np.full(n_sig, np.nan) for c in FLOAT_OUT}
     sig.update({c: np.full(n_sig, None, dtype=object) for c in OBJ_OUT})
     values = {c: sub[c].to_numpy() for c in cols}
+    for text_col, parsed_col in PARSED.items():
+        if text_col in values and parsed_col in ops.columns:
+            values[text_col] = ops[parsed_col].to_numpy(object)[rows]
     extra_cols = [c for c in EXTRA_COLS if c in cols]
     for g, r in enumerate(first):
         extra = {c: values[c][r] for c in extra_cols if not _missing(values[c][r])}

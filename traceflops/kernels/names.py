@@ -106,11 +106,6 @@ def _classify_one(name: str):
     return (category, library, tc, dtype, helper)
 
 
-def classify_kernel(name):
-    c, lib, tc, d, h = _classify_one(name)
-    return {"category": c, "library": lib, "tensor_core": tc, "name_dtype": d, "is_helper": h}
-
-
 def classify_kernels(names):
     """Classify a Series of kernel names; returns a DataFrame with the same index."""
     import pandas as pd

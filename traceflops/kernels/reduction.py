@@ -56,9 +56,8 @@ def _make(op, per):
 
 
 for _op, _per in REDUCE_FLOPS.items():
-    register(f"aten::{_op}", family="reduction")(_make(_op, _per))
-
-
+    if _op not in ("max", "min"):  # registered below: they are reductions or pointwise by their inputs
+        register(f"aten::{_op}", family="reduction")(_make(_op, _per))
 
 
 def _minmax_binary(op):

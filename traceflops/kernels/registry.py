@@ -6,11 +6,11 @@ not allow a count. `op_cost` never raises: odd input gives an OpCost with None f
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
-from .dtypes import NON_TENSOR, compute_dtype, dtype_bytes
+from .args import Args, numel  # noqa: F401  (numel: formulas import it from here)
+from .dtypes import compute_dtype
 
 FORMULAS: dict[str, Callable] = {}
 FAMILY: dict[str, str] = {}
@@ -37,8 +37,18 @@ class OpCost:
     busbw_factor: float | None = None
 
 
-def register(*names: str, family: str):
-    """Register a formula under every op name it serves."""
+def register(*names: str, family: str, override: bool = False):
+    """Register a formula under every op name it serves (a decorator). A name that already has a formula
+    raises ValueError unless `override=True`: two formulas for one op would silently disagree."""
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError("register: give the op name(s) the formula serves, e.g. 'fbgemm::my_op'")
+    taken = [n for n in names if n in FORMULAS and not override]
+    if taken:
+        raise ValueError(f"register: {', '.join(taken)} already has a formula "
+                         f"({FORMULAS[taken[0]].__module__}.{FORMULAS[taken[0]].__name__}); pass override=True to replace it")
+    if len(set(names)) != len(names):
+        raise ValueError(f"register: duplicate names in {names}")
+
     def deco(fn):
         for n in names:
             FORMULAS[n] = fn
@@ -46,149 +56,6 @@ def register(*names: str, family: str):
         fn.family = family
         return fn
     return deco
-
-
-def numel(shape) -> int:
-    return math.prod(shape) if shape else 1
-
-
-def _as_int(x):
-    if isinstance(x, bool):
-        return int(x)
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float) and x.is_integer():
-        return int(x)
-    raise ValueError(f"not an int: {x!r}")
-
-
-class Args:
-    """Positional view of one op's recorded inputs; every accessor tolerates missing data."""
-
-    __slots__ = ("dims", "types", "concrete", "extra")
-
-    def __init__(self, dims, types, concrete, extra=None):
-        self.dims = dims if isinstance(dims, list) else []
-        self.types = types if isinstance(types, list) else []
-        self.concrete = concrete if isinstance(concrete, list) else []
-        self.extra = extra or {}
-
-    def __len__(self):
-        return len(self.dims)
-
-    def type(self, i) -> str:
-        t = self.types[i] if i < len(self.types) else ""
-        return t if isinstance(t, str) else ""
-
-    def is_tensor(self, i) -> bool:
-        return i < len(self.dims) and self.type(i) not in NON_TENSOR and dtype_bytes(self.type(i)) is not None
-
-    def shape(self, i):
-        """The shape of tensor input i (a 0-dim tensor gives []), or None when i is no tensor."""
-        if not self.is_tensor(i):
-            return None
-        d = self.dims[i]
-        if not isinstance(d, list) or any(not isinstance(x, int) or isinstance(x, bool) for x in d):
-            return None
-        return d
-
-    def tensor_list(self, i):
-        """Shapes of a TensorList input (nested dims), or None when they were not recorded."""
-        if i >= len(self.dims) or self.type(i) != "TensorList":
-            return None
-        d = self.dims[i]
-        if not isinstance(d, list) or not d or not all(isinstance(s, list) for s in d):
-            return None
-        if any(not isinstance(x, int) for s in d for x in s):
-            return None
-        return d
-
-    def itemsize(self, i):
-        return dtype_bytes(self.type(i))
-
-    def nbytes(self, i):
-        """Bytes of distinct elements of tensor input i (numel * element size, where a dimension with stride
-        0 - an expand()ed view - counts once), None when unknown; absent optional tensors are 0."""
-        if i < len(self.types) and self.type(i) == "" and (i >= len(self.dims) or self.dims[i] == []):
-            return 0
-        s, b = self.shape(i), self.itemsize(i)
-        if s is None or b is None:
-            return None
-        st = self.strides(i)
-        if st is not None and 0 in st:
-            return numel([d for d, x in zip(s, st) if x != 0]) * b
-        return numel(s) * b
-
-    def strides(self, i):
-        """Recorded strides of tensor input i (torch >= 2.1 with record_shapes), or None."""
-        raw = self.extra.get("input_strides")
-        st = raw[i] if isinstance(raw, list) and i < len(raw) else None
-        s = self.shape(i)
-        if not isinstance(st, list) or s is None or len(st) != len(s):
-            return None
-        if any(not isinstance(x, int) or isinstance(x, bool) for x in st):
-            return None
-        return st
-
-    def raw(self, i) -> str:
-        c = self.concrete[i] if i < len(self.concrete) else ""
-        return c if isinstance(c, str) else ""
-
-    def num(self, i, default=None):
-        s = self.raw(i).strip()
-        if s == "":
-            return default
-        if s in ("True", "False"):
-            return 1.0 if s == "True" else 0.0
-        try:
-            return float(s)
-        except ValueError:
-            return default
-
-    def int(self, i, default=None):
-        v = self.num(i)
-        if v is None or not math.isfinite(v) or not float(v).is_integer():
-            return default
-        return int(v)
-
-    def bool(self, i, default=None):
-        s = self.raw(i).strip()
-        if s in ("True", "1", "true"):
-            return True
-        if s in ("False", "0", "false"):
-            return False
-        return default
-
-    def ints(self, i, default=None):
-        """Parse an int list such as '[1, 1]' (or a bare int)."""
-        s = self.raw(i).strip()
-        if not s:
-            return default
-        if s.startswith("[") and s.endswith("]"):
-            body = s[1:-1].strip()
-            if not body:
-                return []
-            try:
-                return [_as_int(float(x)) for x in body.split(",")]
-            except ValueError:
-                return default
-        v = self.int(i)
-        return [v] if v is not None else default
-
-    def bools(self, i, default=None):
-        s = self.raw(i).strip()
-        if not (s.startswith("[") and s.endswith("]")):
-            return default
-        out = []
-        for x in s[1:-1].split(","):
-            x = x.strip()
-            if x not in ("True", "False"):
-                return default
-            out.append(x == "True")
-        return out
-
-    def tensor_idx(self):
-        return [i for i in range(len(self.dims)) if self.shape(i) is not None]
 
 
 def compute_name(type_str):
@@ -237,9 +104,3 @@ def op_cost(name, dims, types, concrete, extra=None) -> OpCost | None:
     if res.family == "other" and family != "other":
         res = OpCost(**{**res.__dict__, "family": family})
     return res
-
-
-def cost_ops(ops):
-    """Vectorized op_cost over a DataFrame (see frame.cost_ops)."""
-    from .frame import cost_ops as _cost_ops  # pandas is imported only when a table is costed
-    return _cost_ops(ops)

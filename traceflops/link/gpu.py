@@ -1,118 +1,13 @@
-"""link: GPU activity → launch call → CPU op, plus each op's parent, module, annotation and profiler step.
-
-Adds columns only; never computes FLOPs.  Rules (see shared kineto-format.md §5):
-1. activity.correlation == launch.correlation (one graph launch owns many kernels);
-2. the launch → the innermost CPU op on the launching thread that contains it in time;
-3. else activity `External id` → op `External id`, trusted only where it is not the old
-   "External id == correlation" convention.
-"""
+"""GPU activity → launch call (correlation id, ac2g flow) → innermost CPU op; External id fallback."""
 import re
 
 import numpy as np
 import pandas as pd
 
-from .ingest.columns import text_column
-from .intervals import enclosing, group_codes, nest, propagate
+from .intervals import enclosing, group_codes
+from .ops import no_steps, steps_by_time
 
-STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
 GRAPH_LAUNCH = re.compile(r"GraphLaunch", re.I)
-
-
-def is_none(a):
-    return np.asarray(pd.isna(pd.Series(a, dtype=object)), dtype=bool)
-
-
-def link(trace):
-    """Return (gpu, ops) copies of the trace tables with link columns added."""
-    ops = trace.ops.reset_index(drop=True)  # copy-on-write (pandas 3): new columns never reach trace.ops
-    gpu = trace.gpu.reset_index(drop=True)
-    launches = trace.launches.reset_index(drop=True)
-
-    op_groups = group_codes(ops["pid"], ops["tid"])
-    starts, durs = ops["ts_us"].to_numpy(float), ops["dur_us"].to_numpy(float)
-    _, parent = nest(op_groups, starts, durs)
-    ops["parent"] = parent
-    ops["step"] = _steps_by_time(ops, ops["ts_us"].to_numpy(float))
-    _annotations(ops, parent)
-    ops["module"] = text_column(_modules(trace, ops, parent), ops.index)
-
-    _link_gpu(gpu, ops, launches, op_groups, parent, trace.meta, trace.flows)
-    _gpu_steps(gpu, ops, trace.gpu_annotations)
-    return gpu, ops
-
-
-def no_steps(n):
-    """An all-<NA> Int64 array (a list of n pd.NA took 0.07 s per 341k rows)."""
-    return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
-
-
-def _steps_by_time(ops, times):
-    ann = (ops["cat"] == "user_annotation").to_numpy(bool)
-    steps = pd.Series(pd.NA, index=ops.index, dtype=object)
-    if ann.any():  # only annotations can be ProfilerStep#N: don't regex every op
-        steps[ann] = ops["name"][ann].str.extract(STEP_RE, expand=False).astype(object)
-    is_step = steps.notna().to_numpy() & ann
-    out = no_steps(len(times))
-    if not is_step.any():
-        return out
-    s_start = ops["ts_us"].to_numpy(float)[is_step]
-    s_end = s_start + np.nan_to_num(ops["dur_us"].to_numpy(float)[is_step])
-    s_num = steps[is_step].astype(str).astype("int64").to_numpy()
-    order = np.argsort(s_start)
-    s_start, s_end, s_num = s_start[order], s_end[order], s_num[order]
-    pos = np.searchsorted(s_start, times, side="right") - 1
-    ok = (pos >= 0) & (s_end[np.clip(pos, 0, None)] >= times)
-    vals = np.where(ok, s_num[np.clip(pos, 0, None)], -1)
-    out = pd.array(vals, dtype="Int64")
-    out[~ok] = pd.NA
-    return out
-
-
-def _annotations(ops, parent):
-    """Nearest enclosing user annotation (not ProfilerStep) of each op."""
-    names = ops["name"].to_numpy(object)
-    is_ann = (ops["cat"] == "user_annotation").to_numpy() & ~ops["name"].str.match(STEP_RE).to_numpy(bool)
-    own = np.where(is_ann, names, None).astype(object)
-    ops["annotation"] = text_column(propagate(parent, own, is_none), ops.index)
-
-
-def _modules(trace, ops, parent):
-    """nn.Module path of each op: by time on its thread; backward ops through their forward op."""
-    out = np.full(len(ops), None, dtype=object)
-    py = trace.python
-    if len(py):
-        mods = py[py["name"].str.startswith("nn.Module:")].reset_index(drop=True)
-        if len(mods):
-            g_all = group_codes(pd.concat([mods["pid"], ops["pid"]]), pd.concat([mods["tid"], ops["tid"]]))
-            mg, og = g_all[: len(mods)], g_all[len(mods):]
-            m_start, m_dur = mods["ts_us"].to_numpy(float), mods["dur_us"].to_numpy(float)
-            _, m_parent = nest(mg, m_start, m_dur)
-            short = mods["name"].str.slice(len("nn.Module: ")).to_numpy(object)
-            paths = _paths(short, m_parent)
-            hit = enclosing(mg, m_start, m_dur, m_parent, og, ops["ts_us"].to_numpy(float))
-            out = np.where(hit >= 0, paths[np.clip(hit, 0, None)], None).astype(object)
-    # Backward autograd nodes carry the forward op's sequence number: reach the forward module through it.
-    fwd = ops[(ops["fwd_tid"] == 0) & ops["seq"].notna()]
-    bwd = (ops["fwd_tid"] > 0).fillna(False).to_numpy(bool) & ops["seq"].notna().to_numpy(bool)
-    if bwd.any() and len(fwd):
-        last_fwd = fwd.assign(module=out[fwd.index]).sort_values("ts_us").groupby("seq")["module"].last()
-        seqs = ops.loc[bwd, "seq"]
-        out[bwd] = np.where(pd.isna(out[bwd]), seqs.map(last_fwd).to_numpy(object), out[bwd])
-    return propagate(parent, out, is_none)
-
-
-def _paths(short, parent):
-    paths = np.empty(len(short), dtype=object)
-    for i in range(len(short)):  # parents start before children, but rows are unsorted: resolve recursively
-        chain, j = [], i
-        while j >= 0 and paths[j] is None:
-            chain.append(j)
-            j = parent[j]
-        prefix = paths[j] if j >= 0 else None
-        for k in reversed(chain):
-            prefix = short[k] if prefix is None else f"{prefix}.{short[k]}"
-            paths[k] = prefix
-    return paths
 
 
 def _launch_by_flow(gpu, launches, flows):
@@ -131,7 +26,7 @@ def _launch_by_flow(gpu, launches, flows):
     return out
 
 
-def _link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
+def link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
     n = len(gpu)
     link_kind = np.full(n, "none", dtype=object)
     reason = np.full(n, None, dtype=object)
@@ -166,7 +61,7 @@ def _link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
 
     # External id fallback: only where it cannot be the old "== correlation" convention.
     ext = gpu["external_id"]
-    new_semantics = "baseTimeNanoseconds" in meta
+    new_semantics = meta.relative_time
     trust = ext.notna() & (ext != corr).fillna(True) if not new_semantics else ext.notna()
     trust = trust.to_numpy(bool) & (launch_op < 0)
     if trust.any() and len(ops):
@@ -200,13 +95,13 @@ def _link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
 
     gpu["launch_row"] = launch_row
     gpu["launch_name"] = np.where(found, names[np.clip(launch_row, 0, None)] if len(names) else None, None)
-    gpu["launch_op"] = launch_op
+    gpu["launch_op_row"] = launch_op  # row in ops; the op name goes in launch_op at the end of the pipeline
     gpu["link"] = link_kind
     gpu["link_reason"] = reason
 
 
-def _gpu_steps(gpu, ops, gpu_annotations):
-    lo = gpu["launch_op"].to_numpy()
+def gpu_steps(gpu, ops, gpu_annotations):
+    lo = gpu["launch_op_row"].to_numpy()
     step = no_steps(len(gpu))
     if len(ops):
         ok = lo >= 0
@@ -220,6 +115,6 @@ def _gpu_steps(gpu, ops, gpu_annotations):
     if missing.any() and len(gpu_annotations):
         # GPU-side ProfilerStep spans (gpu_user_annotation) cover kernels the CPU side cannot reach.
         ann = gpu_annotations.assign(cat="user_annotation")
-        by_gpu = _steps_by_time(ann, gpu["ts_us"].to_numpy(float))
+        by_gpu = steps_by_time(ann, gpu["ts_us"].to_numpy(float))
         step[missing] = by_gpu[missing]
     gpu["step"] = step

@@ -23,11 +23,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from .intervals import enclosing, group_codes
-from .mfu import union_length
+from ..link import STEP_RE
+from ..link.intervals import enclosing, group_codes, union_length
 
 LAUNCH_CALL = re.compile(r"Launch", re.I)
-STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
 PARTS = ["flop_us", "nonflop_us", "comm_exposed_us", "idle_us"]
 
 
@@ -77,10 +76,6 @@ def _peak_seconds(g):
     with np.errstate(invalid="ignore", divide="ignore"):
         ps = np.where((peak > 0) & (np.nan_to_num(fl) > 0), fl / (peak * 1e12), 0.0)
     return float(np.nansum(ps))
-
-
-def _step_key(x):
-    return None if pd.isna(x) else int(x)
 
 
 def _fill_steps_by_time(k, step):
@@ -259,16 +254,3 @@ def _records(df):
     for r in df.to_dict("records"):
         out.append({c: (None if isinstance(v, float) and not np.isfinite(v) else v) for c, v in r.items()})
     return out
-
-
-def waterfall_figure(a):
-    """Plotly waterfall of summary['breakdown']['waterfall'] of an Analysis."""
-    import plotly.graph_objects as go
-
-    stages = (a.summary.get("breakdown") or {}).get("waterfall") or []
-    fig = go.Figure(go.Waterfall(
-        x=[s["stage"] for s in stages], y=[100 * s["value"] for s in stages],
-        measure=["absolute" if i == 0 else ("total" if s["kind"] == "total" else "relative") for i, s in enumerate(stages)],
-        text=[f"{100 * s['value']:.1f}%" for s in stages], textposition="outside"))
-    fig.update_layout(title=f"MFU waterfall — {a.name}", yaxis_title="% of peak", showlegend=False)
-    return fig

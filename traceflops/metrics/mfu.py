@@ -7,30 +7,7 @@ judged against one number.  HFU adds recomputed FLOPs.
 import numpy as np
 import pandas as pd
 
-
-def union_length(starts, ends):
-    """Total length covered by intervals (concurrent streams counted once)."""
-    s = np.asarray(starts, float)
-    _, seg_len = _union_segments(np.zeros(len(s), dtype=np.intp), s, np.asarray(ends, float))
-    return float(np.sum(seg_len))
-
-
-def _union_segments(codes, starts, ends):
-    """(group, length) of each covered segment, groups of intervals at once. An interval without both ends
-    covers nothing we can place."""
-    ok = np.isfinite(starts) & np.isfinite(ends)
-    order = np.lexsort((starts, codes))  # by group, then start (stable)
-    order = order[ok[order]]
-    c, s, e = codes[order], starts[order], ends[order]
-    if not len(c):
-        return c, s
-    if c[0] == c[-1]:  # one group: a running max
-        reach = np.maximum.accumulate(e)
-    else:
-        reach = pd.Series(e).groupby(c).cummax().to_numpy()
-    new = np.r_[True, (c[1:] != c[:-1]) | (s[1:] > reach[:-1])]
-    last = np.flatnonzero(np.r_[new[1:], True])  # reach only grows: a segment's last value is its max
-    return c[new], reach[last] - s[new]
+from ..link.intervals import union_length, union_segments
 
 
 def _peak_seconds(k, col="flops"):
@@ -78,7 +55,7 @@ def _per_module(k, modules):
 
 def _union_by_group(codes, starts, ends, n):
     """union_length of each group's intervals, all groups at once."""
-    group, seg_len = _union_segments(codes, starts, ends)
+    group, seg_len = union_segments(codes, starts, ends)
     return np.bincount(group, weights=seg_len, minlength=n)
 
 

@@ -7,7 +7,6 @@ Without one, an attention op whose query length is 1 is decode and one with many
 import re
 
 import numpy as np
-import orjson
 import pandas as pd
 
 _MIXED = re.compile(r"context_(\d+).*generation_(\d+)", re.I)
@@ -32,15 +31,13 @@ def phase_of_annotation(name):
     return None
 
 
-def _query_len(op, dims):
+def _query_len(op, shapes):
+    """The query length of an attention op from its recorded input shapes (query first)."""
     axis = _ATTN_Q.get(op)
-    if axis is None or not isinstance(dims, str):
+    if axis is None or not isinstance(shapes, list) or not shapes:
         return None
-    try:
-        q = orjson.loads(dims)[0]
-        return q[axis] if isinstance(q, list) and len(q) >= 3 else None
-    except (orjson.JSONDecodeError, IndexError, TypeError):
-        return None
+    q = shapes[0]
+    return q[axis] if isinstance(q, list) and len(q) >= 3 else None
 
 
 _COUNTS = re.compile(r"context_(\d+)\(sq(\d+)sk\d+.*generation_(\d+)\(sq(\d+)sk", re.I)
@@ -81,10 +78,14 @@ def kernel_phases(k, ops):
         ann = ann.where(ann.notna(), pd.Series(from_op))
     if ann.notna().any():
         return ann.to_numpy(object)
-    # One decode per distinct (op, shapes) pair, not per kernel.
+    # One look per distinct (op, shapes) pair, not per kernel; the text keys the pair, the decoded shapes are read.
     pairs = pd.DataFrame({"op": k["op"].astype(object), "dims": k["input_dims"].astype(object)})
     codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs.fillna("")))
-    qlen = np.array([_query_len(o or None, d or None) for o, d in uniq] + [None], dtype=float)
+    shapes = k["shapes"].to_numpy(object) if "shapes" in k else np.full(len(k), None, dtype=object)
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    ok = codes >= 0
+    np.maximum.at(first, codes[ok], np.flatnonzero(ok))  # any row of each pair: they share the shapes
+    qlen = np.array([_query_len(o or None, shapes[first[i]]) for i, (o, _) in enumerate(uniq)] + [None], dtype=float)
     q = pd.Series(qlen[codes])
     by_attn = np.where(q == 1, "decode", np.where(q > 1, "prefill", None))
     if not np.any(by_attn != None):  # noqa: E711

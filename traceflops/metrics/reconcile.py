@@ -6,7 +6,7 @@ did that the model does not (padding, recompute, extra GEMMs) or what the trace 
 """
 import numpy as np
 
-from .model import load_config, model_flops
+from ..modelflops import load_config, model_flops
 
 GEMM_TERMS = ("attention_qkv_proj", "attention_out_proj", "mlp", "experts", "shared_experts", "router", "lm_head")
 

@@ -159,11 +159,8 @@ def _layer_windows(cfg: dict, mt: str, n_layers: int, notes: list[str]) -> list[
     return [sw if s else None for s in sliding]
 
 
-def parse_config(cfg: dict) -> ModelSpec:
-    """Normalise an HF config dict into a :class:`ModelSpec` (raises ConfigError)."""
-    if not isinstance(cfg, dict):
-        raise ConfigError("config must be a JSON object")
-    notes: list[str] = []
+def _normalise(cfg: dict, notes: list[str]) -> tuple[dict, str, dict]:
+    """(text config with family defaults filled, model_type, family conventions)."""
     if cfg.get("hidden_size") is None and isinstance(cfg.get("text_config"), dict):
         notes.append(f"using text_config of multimodal model_type '{cfg.get('model_type')}' (vision tower excluded)")
         cfg = cfg["text_config"]
@@ -182,21 +179,11 @@ def parse_config(cfg: dict) -> ModelSpec:
         n_mtp = cfg.get("num_nextn_predict_layers") or 0
         if n_mtp:
             notes.append(f"{n_mtp} multi-token-prediction (MTP) layer(s) excluded")
+    return cfg, mt, fam
 
-    h = _int(cfg, "hidden_size")
-    L = _int(cfg, "num_hidden_layers")
-    H = _int(cfg, "num_attention_heads")
-    V = _int(cfg, "vocab_size")
-    tie = cfg.get("tie_word_embeddings")
-    if tie is None:
-        tie = bool(fam.get("tie", False))
-        notes.append(f"tie_word_embeddings not set: assumed {tie}")
-    tie = bool(tie)
 
-    windows = _layer_windows(cfg, mt, L, notes)
-    norms = fam.get("norms", 2) * h
-
-    # ---- attention --------------------------------------------------------
+def _attention(cfg: dict, fam: dict, h: int, H: int):
+    """(window -> AttnSpec, extra norm params per layer) for MLA or MHA/MQA/GQA."""
     if cfg.get("kv_lora_rank") is not None:          # DeepSeek multi-head latent attention
         kvr = _int(cfg, "kv_lora_rank")
         qr = _int(cfg, "q_lora_rank", required=False)
@@ -213,25 +200,35 @@ def parse_config(cfg: dict) -> ModelSpec:
         absorbed = (q_macs + kva + H * nope * kvr,         # q_nope absorbed into latent space
                     H * kvr * dv + o,                      # latent context -> v heads -> o_proj
                     H * (kvr + rope) + H * kvr)            # scores over latent+rope, PV over latent
-        mk_attn = lambda w: AttnSpec("mla", H, 1, dqk, dv, w, *naive, params, absorbed)  # noqa: E731
-    else:
-        Hkv = _int(cfg, "num_key_value_heads", H)
-        if H % Hkv:
-            raise ConfigError(f"num_attention_heads={H} is not a multiple of num_key_value_heads={Hkv}")
-        d = _int(cfg, "head_dim", required=False) or (h // H)
-        if cfg.get("head_dim") is None and h % H:
-            raise ConfigError(f"head_dim missing and hidden_size={h} not divisible by num_attention_heads={H}")
-        qkv = h * (H + 2 * Hkv) * d
-        o = H * d * h
-        ab = bool(cfg.get("attention_bias", fam.get("attention_bias", False)))
-        qkv_b = fam.get("qkv_bias", False) or ab
-        params = qkv + o + ((H + 2 * Hkv) * d if qkv_b else 0) + (h if ab else 0)
-        params += H if fam.get("sinks") else 0
-        if fam.get("qk_norm"):
-            norms += 2 * d
-        mk_attn = lambda w: AttnSpec("gqa", H, Hkv, d, d, w, qkv, o, H * 2 * d, params)  # noqa: E731
+        return (lambda w: AttnSpec("mla", H, 1, dqk, dv, w, *naive, params, absorbed)), 0
+    Hkv = _int(cfg, "num_key_value_heads", H)
+    if H % Hkv:
+        raise ConfigError(f"num_attention_heads={H} is not a multiple of num_key_value_heads={Hkv}")
+    d = _int(cfg, "head_dim", required=False) or (h // H)
+    if cfg.get("head_dim") is None and h % H:
+        raise ConfigError(f"head_dim missing and hidden_size={h} not divisible by num_attention_heads={H}")
+    qkv = h * (H + 2 * Hkv) * d
+    o = H * d * h
+    ab = bool(cfg.get("attention_bias", fam.get("attention_bias", False)))
+    qkv_b = fam.get("qkv_bias", False) or ab
+    params = qkv + o + ((H + 2 * Hkv) * d if qkv_b else 0) + (h if ab else 0)
+    params += H if fam.get("sinks") else 0
+    extra_norms = 2 * d if fam.get("qk_norm") else 0
+    return (lambda w: AttnSpec("gqa", H, Hkv, d, d, w, qkv, o, H * 2 * d, params)), extra_norms
 
-    # ---- feed-forward -----------------------------------------------------
+
+_TOPK_KEYS = ("num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk")
+
+
+def _top_k(cfg):
+    k = _first(cfg, _TOPK_KEYS, minimum=1)
+    if k is None:
+        raise ConfigError("config is missing required field 'num_experts_per_tok'")
+    return k
+
+
+def _ffns(cfg: dict, fam: dict, h: int, L: int) -> list[FFNSpec]:
+    """One FFNSpec per layer: dense, or MoE in the family's placement (DeepSeek, Qwen-MoE, Mixtral/gpt-oss)."""
     def dense(inter: int) -> FFNSpec:
         m = 3 * h * inter
         b = (2 * inter + h) if cfg.get("mlp_bias") else 0
@@ -248,48 +245,49 @@ def parse_config(cfg: dict) -> ModelSpec:
                        params_total=E * ep + shared_params + rp, params_active=k * ep + shared_params + rp,
                        n_experts=E, top_k=k)
 
-    topk_keys = ("num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk")
-    ffns: list[FFNSpec] = []
     if cfg.get("n_routed_experts"):                  # DeepSeek-style placement
-        E = _int(cfg, "n_routed_experts")
-        k = _first(cfg, topk_keys, minimum=1)
-        if k is None:
-            raise ConfigError("config is missing required field 'num_experts_per_tok'")
+        E, k = _int(cfg, "n_routed_experts"), _top_k(cfg)
         mi = _int(cfg, "moe_intermediate_size")
         ns = _int(cfg, "n_shared_experts", 0, minimum=0)
         fk = _int(cfg, "first_k_dense_replace", 0, minimum=0)
         freq = _int(cfg, "moe_layer_freq", 1)
         sm = ns * 3 * h * mi
-        for i in range(L):
-            if i >= fk and i % freq == 0:
-                ffns.append(moe(E, k, mi, sm, sm, False, bool(fam.get("router_bias"))))
-            else:
-                ffns.append(dense(_int(cfg, "intermediate_size")))
-    elif cfg.get("num_experts"):                     # Qwen-MoE placement
-        E = _int(cfg, "num_experts")
-        k = _first(cfg, topk_keys, minimum=1)
-        if k is None:
-            raise ConfigError("config is missing required field 'num_experts_per_tok'")
+        return [moe(E, k, mi, sm, sm, False, bool(fam.get("router_bias"))) if i >= fk and i % freq == 0
+                else dense(_int(cfg, "intermediate_size")) for i in range(L)]
+    if cfg.get("num_experts"):                       # Qwen-MoE placement
+        E, k = _int(cfg, "num_experts"), _top_k(cfg)
         mi = _int(cfg, "moe_intermediate_size", None) or _int(cfg, "intermediate_size")
         si = _int(cfg, "shared_expert_intermediate_size", 0, minimum=0)
         sm = 3 * h * si + (h if si else 0)           # shared expert + its sigmoid gate (h -> 1)
         step = _int(cfg, "decoder_sparse_step", 1)
         only_dense = set(cfg.get("mlp_only_layers") or [])
-        for i in range(L):
-            if i not in only_dense and (i + 1) % step == 0:
-                ffns.append(moe(E, k, mi, sm, sm, False, False))
-            else:
-                ffns.append(dense(_int(cfg, "intermediate_size")))
-    elif cfg.get("num_local_experts"):               # Mixtral / gpt-oss: every layer MoE
-        E = _int(cfg, "num_local_experts")
-        k = _first(cfg, topk_keys, minimum=1)
-        if k is None:
-            raise ConfigError("config is missing required field 'num_experts_per_tok'")
+        return [moe(E, k, mi, sm, sm, False, False) if i not in only_dense and (i + 1) % step == 0
+                else dense(_int(cfg, "intermediate_size")) for i in range(L)]
+    if cfg.get("num_local_experts"):                 # Mixtral / gpt-oss: every layer MoE
+        E, k = _int(cfg, "num_local_experts"), _top_k(cfg)
         mi = _int(cfg, "intermediate_size")
-        ffns = [moe(E, k, mi, 0, 0, bool(fam.get("expert_bias")), bool(fam.get("router_bias")))
-                for _ in range(L)]
-    else:
-        ffns = [dense(_int(cfg, "intermediate_size"))] * L
+        return [moe(E, k, mi, 0, 0, bool(fam.get("expert_bias")), bool(fam.get("router_bias"))) for _ in range(L)]
+    return [dense(_int(cfg, "intermediate_size"))] * L
 
+
+def parse_config(cfg: dict) -> ModelSpec:
+    """Normalise an HF config dict into a :class:`ModelSpec` (raises ConfigError)."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("config must be a JSON object")
+    notes: list[str] = []
+    cfg, mt, fam = _normalise(cfg, notes)
+    h = _int(cfg, "hidden_size")
+    L = _int(cfg, "num_hidden_layers")
+    H = _int(cfg, "num_attention_heads")
+    V = _int(cfg, "vocab_size")
+    tie = cfg.get("tie_word_embeddings")
+    if tie is None:
+        tie = bool(fam.get("tie", False))
+        notes.append(f"tie_word_embeddings not set: assumed {tie}")
+    tie = bool(tie)
+    windows = _layer_windows(cfg, mt, L, notes)
+    mk_attn, qk_norms = _attention(cfg, fam, h, H)
+    norms = fam.get("norms", 2) * h + qk_norms
+    ffns = _ffns(cfg, fam, h, L)
     layers = [LayerSpec(mk_attn(windows[i]), ffns[i], norms) for i in range(L)]
     return ModelSpec(mt or "unknown", h, V, tie, layers, h, notes)

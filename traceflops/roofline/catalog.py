@@ -22,39 +22,19 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
 import math
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-PEAK_KEYS = ("fp64", "fp64_tc", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
-DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
-ACHIEVABLE_KEYS = PEAK_KEYS + ("tbps",)
+from .device_file import apply_device_file
+from .spec import ACHIEVABLE_KEYS, DTYPES, PEAK_KEYS, DeviceSpec  # noqa: F401  (re-exported)
+
 _CSV_COLUMNS = ("key", "name", "vendor", "arch", "compute_capability", "sms", "memory_gb",
                 *PEAK_KEYS, "hbm_tbps", "l2_mb", "aliases", "match_warning", "source")
 NO_PROPS_WARNING = "unknown device: no deviceProperties in the trace; pass --device"
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    key: str
-    name: str
-    vendor: str
-    arch: str | None
-    sms: int | None
-    memory_gb: float | None
-    peak_tflops: dict[str, float] = field(hash=False)
-    peak_tbps: float | None
-    l2_mb: float | None  # last-level cache: L2 (NVIDIA, CDNA2) or Infinity Cache/MALL (CDNA3/4)
-    source: str
-    max_achievable: dict[str, float] = field(default_factory=dict, hash=False)
-    # additions beyond the agreed interface (all defaulted):
-    compute_capability: str | None = None  # "9.0"; for AMD the HIP major.minor ("9.4" = gfx942)
-    aliases: tuple[str, ...] = ()          # exact device-name strings reported by drivers
-    match_warning: str | None = None       # caveat emitted whenever a trace is matched to this row
 
 
 # ----------------------------------------------------------------------------- loading
@@ -109,105 +89,8 @@ def load_catalog(extra_file: str | os.PathLike | None = None) -> dict[str, Devic
             raise ValueError(f"devices.csv: duplicate key {spec.key!r}")
         catalog[spec.key] = spec
     if extra_file is not None:
-        _apply_device_file(catalog, extra_file)
+        apply_device_file(catalog, extra_file)
     return catalog
-
-
-_FILE_FIELDS = {"key", "name", "vendor", "arch", "compute_capability", "sms", "memory_gb",
-                "peak_tflops", "peak_tbps", "hbm_tbps", "l2_mb", "aliases", "source",
-                "max_achievable", *PEAK_KEYS}
-
-
-def _file_num(v, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{where}: expected a positive number, got {v!r}")
-    return float(v)
-
-
-def _apply_device_file(catalog: dict[str, DeviceSpec], path: str | os.PathLike) -> None:
-    p = os.fspath(path)
-    try:
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as e:
-        raise ValueError(f"device file {p}: cannot read: {e.strerror or e}") from None
-    try:
-        if p.lower().endswith(".json"):
-            doc = json.loads(text)
-        else:
-            try:
-                import yaml
-            except ImportError:  # pragma: no cover - pyyaml is a test dependency
-                raise ValueError(f"device file {p}: YAML needs pyyaml (or give a .json file)") from None
-            doc = yaml.safe_load(text)
-    except ValueError as e:
-        if str(e).startswith("device file"):
-            raise
-        raise ValueError(f"device file {p}: not valid JSON: {str(e).splitlines()[0]}") from None
-    except Exception as e:  # yaml.YAMLError
-        raise ValueError(f"device file {p}: not valid YAML: {' '.join(str(e).split())[:200]}") from None
-    entries = doc.get("devices") if isinstance(doc, dict) else doc
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"device file {p}: expected a non-empty list under 'devices:'")
-    for i, e in enumerate(entries):
-        where = f"device file {p}: devices[{i}]"
-        if not isinstance(e, dict) or not isinstance(e.get("key"), str) or not e["key"].strip():
-            raise ValueError(f"{where}: each entry needs a string 'key'")
-        unknown = set(e) - _FILE_FIELDS
-        if unknown:
-            raise ValueError(f"{where} ({e['key']}): unknown field(s) {sorted(unknown)}")
-        key = e["key"].strip()
-        where = f"{where} ({key})"
-        peaks = {}
-        raw_peaks = dict(e.get("peak_tflops") or {})
-        raw_peaks.update({k: e[k] for k in PEAK_KEYS if k in e})
-        for k, v in raw_peaks.items():
-            if k not in PEAK_KEYS:
-                raise ValueError(f"{where}: unknown peak {k!r} (use {', '.join(PEAK_KEYS)})")
-            peaks[k] = _file_num(v, f"{where}.{k}")
-        ach = {}
-        raw_ach = e.get("max_achievable") or {}
-        if not isinstance(raw_ach, dict):
-            raise ValueError(f"{where}: max_achievable must be a mapping")
-        for k, v in raw_ach.items():
-            if k not in ACHIEVABLE_KEYS:
-                raise ValueError(f"{where}: unknown max_achievable key {k!r} (use {', '.join(ACHIEVABLE_KEYS)})")
-            ach[k] = _file_num(v, f"{where}.max_achievable.{k}")
-        tbps = e.get("peak_tbps", e.get("hbm_tbps"))
-        tbps = None if tbps is None else _file_num(tbps, f"{where}.hbm_tbps")
-        num = {k: _file_num(e[k], f"{where}.{k}") for k in ("sms", "memory_gb", "l2_mb") if k in e}
-        aliases = e.get("aliases") or []
-        if isinstance(aliases, str):
-            aliases = [aliases]
-        src = f"user device file {p}" + (f": {e['source']}" if e.get("source") else "")
-        if key in catalog:
-            old = catalog[key]
-            spec = replace(
-                old, peak_tflops={**old.peak_tflops, **peaks},
-                max_achievable={**old.max_achievable, **ach},
-                peak_tbps=tbps if tbps is not None else old.peak_tbps,
-                sms=int(num["sms"]) if "sms" in num else old.sms,
-                memory_gb=num.get("memory_gb", old.memory_gb), l2_mb=num.get("l2_mb", old.l2_mb),
-                aliases=old.aliases + tuple(str(a) for a in aliases),
-                source=old.source if not (peaks or tbps or num) else f"{old.source}; overridden by {src}",
-            )
-        else:
-            if not peaks and tbps is None:
-                raise ValueError(f"{where}: a new device needs at least one peak or hbm_tbps")
-            spec = DeviceSpec(
-                key=key, name=str(e.get("name") or key), vendor=str(e.get("vendor") or "unknown"),
-                arch=e.get("arch"), sms=int(num["sms"]) if "sms" in num else None,
-                memory_gb=num.get("memory_gb"), peak_tflops=peaks, peak_tbps=tbps,
-                l2_mb=num.get("l2_mb"), source=src, max_achievable=ach,
-                compute_capability=str(e["compute_capability"]) if e.get("compute_capability") else None,
-                aliases=tuple(str(a) for a in aliases),
-            )
-        for k, v in spec.max_achievable.items():
-            peak = spec.peak_tbps if k == "tbps" else spec.peak_tflops.get(k)
-            if peak is not None and v > peak * 1.05:
-                raise ValueError(f"{where}: max_achievable.{k}={v:g} exceeds the peak {peak:g} "
-                                 "(units are TFLOP/s and TB/s)")
-        catalog[key] = spec
 
 
 # ----------------------------------------------------------------------------- matching
@@ -366,8 +249,9 @@ def find_device(query: str, catalog) -> tuple[DeviceSpec, str | None]:
 
 
 def resolve_devices(device_properties: list[dict] | None, used_device_ids: list[int], catalog,
-                    override: str | None = None) -> tuple[dict[int, DeviceSpec | None], list[str]]:
-    """Map each device id that kernels ran on to its spec (see module docstring)."""
+                    override=None) -> tuple[dict[int, DeviceSpec | None], list[str]]:
+    """Map each device id that kernels ran on to its spec (see module docstring). `override`: a --device
+    query, or its (spec, warning) from `find_device`."""
     warnings: list[str] = []
 
     def warn(msg):
@@ -387,7 +271,7 @@ def resolve_devices(device_properties: list[dict] | None, used_device_ids: list[
     matched = {did: match_device(p, catalog) for did, p in by_id.items()}
 
     if override is not None:
-        spec, w = find_device(override, catalog)
+        spec, w = override if isinstance(override, tuple) else find_device(override, catalog)
         warn(w)
         for did in ids:
             trace_spec = matched.get(did, (None, None))[0]
@@ -447,6 +331,24 @@ def peak_for(spec: DeviceSpec, dtype: str | None, tensor_core: bool) -> float | 
 def achievable_for(spec: DeviceSpec, dtype: str | None, tensor_core: bool) -> float | None:
     """User-measured ceiling (``max_achievable``) with the same key rules as :func:`peak_for`."""
     return _resolve_key(spec.max_achievable, dtype, tensor_core)
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The device catalog and the user's --device, resolved once for a whole run: every trace of it (a rank
+    folder, both sides of a compare) is matched against the same object. `Devices.load` fails early on an
+    unknown --device or a bad device file."""
+    catalog: dict = field(hash=False)
+    override: tuple | None = None  # (spec, warning) of --device
+
+    @classmethod
+    def load(cls, device: str | None = None, device_file=None) -> "Devices":
+        catalog = load_catalog(device_file)
+        return cls(catalog, find_device(device, catalog) if device is not None else None)
+
+    def resolve(self, device_properties, used_device_ids):
+        """(device id -> spec or None, warnings) for the devices a trace's kernels ran on."""
+        return resolve_devices(device_properties, used_device_ids, self.catalog, override=self.override)
 
 
 def catalog_table(catalog) -> list[dict]:

@@ -8,10 +8,9 @@ of DRAM. Anything else is `suspect`: above the compute peak, or too fast for its
 (on the H100 reference traces that caught two byte formulas that were wrong).
 """
 import numpy as np
-import orjson
 import pandas as pd
 
-from .devices import peak_for
+from .catalog import peak_for
 
 HALF = {"bf16", "fp16", "fp8", "int8", "fp4"}
 TENSOR_CATS = {"gemm", "conv", "attention"}
@@ -96,7 +95,7 @@ def _launch_shape(k, devices, props):
     """
     n = len(k)
     col = lambda c: k[c].to_numpy(float) if c in k else np.full(n, np.nan)
-    grid, block = (_prod3(k[c]) if c in k else np.full(n, np.nan) for c in ("grid", "block"))
+    grid, block = col("blocks"), col("threads")  # products of grid and block, decoded by ingest
     regs, smem = col("registers"), col("shared_memory")
     sms, threads_sm, regs_sm, smem_sm = (np.full(n, np.nan) for _ in range(4))
     dev = pd.Series(k["device"].to_numpy(object))
@@ -119,16 +118,3 @@ def _launch_shape(k, devices, props):
         k["waves"] = waves
         k["tail_efficiency"] = np.where(waves > 0, waves / np.ceil(waves), np.nan)
         k["sm_fill"] = np.where(grid > 0, np.minimum(grid / sms, 1.0), np.nan)
-
-
-def _prod3(col):
-    codes, uniq = pd.factorize(pd.Series(col, dtype=object))
-    vals = []
-    for u in uniq:
-        try:
-            dims = orjson.loads(u)
-            vals.append(float(np.prod([int(x) for x in dims])) if dims else np.nan)
-        except Exception:
-            vals.append(np.nan)
-    arr = np.array(vals + [np.nan])
-    return arr[codes]

@@ -147,7 +147,7 @@ def metadata_view(a):
     """Allow-listed device and trace metadata, redacted. Nothing else from the trace header is shown."""
     s = a.summary or {}
     dev = s.get("device") or {}
-    meta = a.trace.meta if a.trace is not None and isinstance(a.trace.meta, dict) else {}
+    meta = a.trace.meta.raw if a.trace is not None else {}
     tr = s.get("trace") or {}
     view = {
         "device": {k: dev.get(k) for k in ("name", "key", "peak_tflops", "peak_tbps", "source") if dev.get(k) is not None},

@@ -86,7 +86,7 @@ def roofline_points(a, by="auto", max_points=DEFAULT_MAX_POINTS):
     return pts, info
 
 
-def _roofs(a, pts):
+def roofs_for(a, pts):
     """[(label, peak TFLOP/s, bandwidth TB/s)] for each distinct roof the plotted work runs against."""
     roofs = []
     if len(pts) and pts["peak_tflops"].notna().any():
@@ -145,7 +145,7 @@ def add_roofs(fig, roofs, xlo, xhi, dash="dash", suffix="", row=None, col=None, 
                                  hovertemplate=esc(name) + "<extra></extra>", legendgroup="roofs"), **kw)
 
 
-def _xrange(values, roofs):
+def x_range(values, roofs):
     v = np.asarray([x for x in values if np.isfinite(x) and x > 0], float)
     lo, hi = (v.min(), v.max()) if len(v) else (0.1, 100.0)
     for _, pk, bw in roofs:
@@ -160,9 +160,9 @@ def roofline_figure(a, by="auto", max_points=DEFAULT_MAX_POINTS, title=None, hei
     there are more than `max_points` kernels, or by='group'), size ∝ √GPU time, color = category, with
     the compute and memory roofs of each dtype in use."""
     pts, info = roofline_points(a, by=by, max_points=max_points)
-    roofs = _roofs(a, pts)
+    roofs = roofs_for(a, pts)
     fig = _figure()
-    xlo, xhi = _xrange(pts["intensity"].to_numpy(float) if len(pts) else [], roofs)
+    xlo, xhi = x_range(pts["intensity"].to_numpy(float) if len(pts) else [], roofs)
     add_roofs(fig, roofs, xlo, xhi)
     tmax = float(pts["time_us"].max()) if len(pts) else 0.0
     seen = {}
@@ -313,5 +313,16 @@ def timeline_figure(a, height=None):
     return fig
 
 
-__all__ = ["roofline_figure", "breakdown_figure", "timeline_figure", "roofline_points", "breakdown_table", "esc",
+def waterfall_figure(a):
+    """Plotly waterfall of summary['breakdown']['waterfall'] of an Analysis."""
+    stages = (a.summary.get("breakdown") or {}).get("waterfall") or []
+    fig = go.Figure(go.Waterfall(
+        x=[s["stage"] for s in stages], y=[100 * s["value"] for s in stages],
+        measure=["absolute" if i == 0 else ("total" if s["kind"] == "total" else "relative") for i, s in enumerate(stages)],
+        text=[f"{100 * s['value']:.1f}%" for s in stages], textposition="outside"))
+    fig.update_layout(title=f"MFU waterfall — {a.name}", yaxis_title="% of peak", showlegend=False)
+    return fig
+
+
+__all__ = ["roofline_figure", "breakdown_figure", "timeline_figure", "waterfall_figure", "roofs_for", "x_range", "add_roofs", "roofline_points", "breakdown_table", "esc",
            "KEY_COLUMNS"]

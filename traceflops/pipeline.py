@@ -1,0 +1,130 @@
+"""pipeline: the stages in order, nothing else.
+
+    ingest (bytes → tables) → link (kernel → launch → op) → kernels (op shapes → FLOPs, bytes) → cost (op costs
+    onto kernels; graph replay) → roofline (device → ceilings) → metrics (MFU, breakdown, summary) → Analysis
+
+`analyze(path)` is what the CLI, the report, compare, the hook and notebooks go through.
+"""
+import numpy as np
+import pandas as pd
+
+from .analysis import Analysis
+from .cost import attribute, collective_bytes, cost_from_launch_shapes, mark_recompute, one_level
+from .cost.graphs import attribute_graphs, capture_reference_rows, captured_launches, empty_reference, finish_graphs, graph_kernels
+from .ingest import DEFAULT_MAX_BYTES, read_trace
+from .ingest.columns import text_column
+from .kernels import classify_kernels, cost_ops
+from .link import link
+from .memory import gc_paused, release_heap
+from .metrics import breakdown, build_summary, kernel_phases, mfu_summary
+from .outputs import schema
+from .roofline import Devices, compute_dtype, roofline
+
+KERNEL_COLUMNS = [f.name for f in schema.KERNELS]  # kernels.parquet, in order (docs/schema.md)
+OP_COLUMNS = [f.name for f in schema.OPS]
+
+
+def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, capture=None,
+            workers=None, devices=None):
+    """Analyze one trace file. `device` overrides the GPU (catalog key or name); `device_file` adds devices or
+    measured ceilings; `devices` (a roofline.Devices) replaces both, for callers analyzing many traces.
+
+    `workers`: processes decoding the file (default: the cores available, for a large file; see ingest/forks.py).
+
+    `capture`: a graph-capture trace of the same run; replayed graph kernels take its kernels' costs.
+    """
+    devices = devices or Devices.load(device, device_file)  # before the read: an unknown --device fails at once
+    with gc_paused():
+        trace = read_trace(path, max_bytes=max_bytes, progress=progress, workers=workers)
+        a = analyze_trace(trace, devices=devices, capture=capture)
+    release_heap()  # the stages' temporaries: give their freed heap back before the outputs are written
+    return a
+
+
+def op_costs(ops):
+    """Each op's FLOPs and bytes, counted at one level of the op tree, recompute apart."""
+    return mark_recompute(ops, one_level(ops, cost_ops(ops))) if len(ops) else _empty_costs()
+
+
+def kernel_costs(trace, gpu, ops, costs):
+    """The kernel table with each kernel's share of its op's costs and its name's class (before graph replay)."""
+    classes = classify_kernels(gpu["name"])
+    k = gpu.copy(deep=False)  # copy-on-write (pandas 3): no data copied, and gpu stays as it was
+    att = attribute(gpu, ops, costs, classes)
+    for c in att.columns:
+        k[c] = att[c].to_numpy()
+    for c in ("category", "library", "tensor_core", "name_dtype", "is_helper"):
+        k[c] = classes[c].to_numpy()
+    k.loc[k["kind"] == "memcpy", "category"] = "copy"
+    k.loc[k["kind"] == "memset", "category"] = "memset"
+    cost_from_launch_shapes(k, ops, trace.launches)
+    return k
+
+
+def finish_costs(k):
+    """Collective kernels' own bytes, and the dtype and math mode each kernel computes in."""
+    comm = collective_bytes(k)
+    k["bytes"] = np.where(k["bytes"].isna() & np.isfinite(comm), comm, k["bytes"])
+    k["dtype"], k["tensor_core"] = compute_dtype(k["dtype"].to_numpy(object), k["name_dtype"].to_numpy(object),
+                                                 k["category"].to_numpy(object), k["tensor_core"].to_numpy(object))
+
+
+def capture_reference(capture, max_bytes=DEFAULT_MAX_BYTES):
+    """Per-kernel costs of every kernel captured in a capture trace (a path or a read Trace), in capture order:
+    the capture trace goes through the same link and cost stages as any trace."""
+    trace = capture if hasattr(capture, "gpu") else read_trace(capture, max_bytes=max_bytes)
+    with_captured, la = captured_launches(trace)
+    if with_captured is None:
+        return empty_reference()
+    gpu, ops = link(with_captured)
+    k = kernel_costs(with_captured, gpu, ops, op_costs(ops))
+    attribute_graphs(k, ops)
+    finish_costs(k)
+    _op_shapes(k, ops)
+    k = finish_graphs(k)
+    return capture_reference_rows(k, len(trace.gpu), la)
+
+
+def analyze_trace(trace, *, devices=None, capture=None):
+    """The stages after ingest, on a read Trace."""
+    devices = devices or Devices.load()
+    gpu, ops = link(trace)
+    costs = op_costs(ops)
+    k = kernel_costs(trace, gpu, ops, costs)
+    # Replayed graph kernels take the costs of the kernel they replay (before dtype and roofline).
+    ref = None
+    if capture is not None and graph_kernels(k).any():
+        ref = (getattr(capture, "path", capture), capture_reference(capture))
+    graph_info = attribute_graphs(k, ops, ref)
+    finish_costs(k)
+    used = sorted(int(d) for d in k["device"].dropna().unique())
+    specs, dev_warnings = devices.resolve(trace.meta.device_properties, used)
+    k = roofline(k, specs, trace.meta.device_properties_by_id)
+    _op_shapes(k, ops)
+    k = finish_graphs(k)  # shapes of replayed kernels
+    k["phase"] = kernel_phases(k, ops)
+    kernels = k[[c for c in KERNEL_COLUMNS if c in k.columns]].reset_index(drop=True)
+    op_table = ops.copy(deep=False)  # copy-on-write: no data copied
+    for c in ("flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "counted_below", "recompute"):
+        v = costs[c].to_numpy() if c in costs else None
+        op_table[c] = text_column(v, op_table.index) if getattr(v, "dtype", None) == object else v
+    op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
+    mfu, tables = mfu_summary(kernels, op_table)
+    summary = build_summary(trace, kernels, op_table, specs, dev_warnings, mfu)
+    summary["graphs"] = graph_info if graph_info.get("replayed_kernels") else None
+    summary["breakdown"], tables["breakdown"] = breakdown(kernels, op_table, trace.launches)
+    return Analysis(trace, kernels, op_table, summary, tables)
+
+
+def _op_shapes(k, ops):
+    """Launching op name, and the input dims/types of the op whose shapes define each kernel's work."""
+    lo = k["launch_op_row"].to_numpy()
+    k["launch_op"] = np.where(lo >= 0, ops["name"].to_numpy(object)[np.clip(lo, 0, None)] if len(ops) else None, None)
+    row = k["op_row"].to_numpy()
+    for c in ("input_dims", "input_types", "shapes"):
+        k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) and c in ops else None, None)
+
+
+def _empty_costs():
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in ("flops", "recompute_flops", "bytes")}).assign(
+        dtype=None, family=None, flops_source=None, cost_note=None, counted_below=False)
