@@ -103,7 +103,7 @@ def test_launch_diagnostics_by_hand():
 def test_roof_flag_only_cache_resident_when_l2_explains_it():
     """H100: 3.35 TB/s DRAM, 50 MB L2. A memory-bound kernel above the roof is `cache_resident` only if its time
     covers the bytes that cannot have been in L2 at its start ((bytes - 50 MB) / 3.35 TB/s); anything above the
-    compute peak is `suspect` whatever its size."""
+    compute peak is `suspect` whatever its size, and one too fast for its bytes is `suspect_bytes`."""
     h100 = load_catalog()["h100-sxm"]
     mb = 1e6
     k = pd.DataFrame({
@@ -118,4 +118,5 @@ def test_roof_flag_only_cache_resident_when_l2_explains_it():
     })
     r = roofline(k, {0: h100})
     assert r["pct_of_ceiling"].iloc[0] == pytest.approx(100 * mb / 28e-6 / 1e12 / 3.35 * 100)  # 106.6%
-    assert list(r["roof_flag"].iloc[:3]) == ["cache_resident", "suspect", "suspect"] and pd.isna(r["roof_flag"].iloc[3])
+    # too fast for its bytes is a byte-count error; above the compute peak a FLOP-count error
+    assert list(r["roof_flag"].iloc[:3]) == ["cache_resident", "suspect_bytes", "suspect"] and pd.isna(r["roof_flag"].iloc[3])

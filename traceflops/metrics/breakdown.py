@@ -73,6 +73,8 @@ def _gaps(starts, ends, lo, hi):
 def _peak_seconds(g):
     peak = g["peak_tflops"].to_numpy(float) if "peak_tflops" in g else np.full(len(g), np.nan)
     fl = g["flops"].to_numpy(float)
+    if "roof_flag" in g:  # a suspect kernel's FLOPs are wrong: out of the achieved MFU, as in mfu.py
+        fl = np.where((g["roof_flag"] == "suspect").to_numpy(bool), np.nan, fl)
     with np.errstate(invalid="ignore", divide="ignore"):
         ps = np.where((peak > 0) & (np.nan_to_num(fl) > 0), fl / (peak * 1e12), 0.0)
     return float(np.nansum(ps))
@@ -218,7 +220,7 @@ def launch_overhead(k, ops, launches, table, top=10):
             "gap_basis": "GPU idle gap charged to the innermost CPU op on the device's launching thread at the gap's midpoint"}, gaps
 
 
-_USED = ["ts_us", "dur_us", "device", "step", "flops", "category", "family", "peak_tflops", "correlation"]
+_USED = ["ts_us", "dur_us", "device", "step", "flops", "category", "family", "peak_tflops", "correlation", "roof_flag"]
 
 
 def breakdown(kernels, ops=None, launches=None):

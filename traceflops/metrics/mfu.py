@@ -59,7 +59,38 @@ def _union_by_group(codes, starts, ends, n):
     return np.bincount(group, weights=seg_len, minlength=n)
 
 
-_USED = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops", "step", "module", "phase"]
+_USED = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops", "step", "module", "phase",
+         "roof_flag", "dtype", "tensor_core"]
+PEAK_BASIS = "each kernel's FLOPs against the datasheet dense peak of its device, dtype and math mode"
+
+
+def without_suspect(k):
+    """The kernel table with the FLOPs of `suspect` kernels (above their compute peak: a FLOP count that cannot
+    be right) removed, as MFU and HFU count them; (table, their FLOPs, their count)."""
+    if "roof_flag" not in k:
+        return k, 0.0, 0
+    bad = (k["roof_flag"] == "suspect").to_numpy(bool)
+    if not bad.any():
+        return k, 0.0, 0
+    dropped = float(np.nansum(k["flops"].to_numpy(float)[bad]))
+    k = k.assign(flops=np.where(bad, np.nan, k["flops"].to_numpy(float)),
+                 recompute_flops=np.where(bad, np.nan, k["recompute_flops"].to_numpy(float)))
+    return k, dropped, int(bad.sum())
+
+
+def peaks_used(k):
+    """The denominators MFU used: per (dtype, math mode, peak), the share of counted FLOPs measured against it."""
+    fl = np.nan_to_num(k["flops"].to_numpy(float))
+    has = (fl > 0) & (k["peak_tflops"].to_numpy(float) > 0)
+    if not has.any():
+        return []
+    g = pd.DataFrame({"dtype": k["dtype"].to_numpy(object)[has] if "dtype" in k else None,
+                      "tensor_core": k["tensor_core"].to_numpy(object)[has] if "tensor_core" in k else None,
+                      "peak_tflops": k["peak_tflops"].to_numpy(float)[has], "flops": fl[has]})
+    g = g.fillna({"dtype": "?"}).groupby(["dtype", "tensor_core", "peak_tflops"], dropna=False)["flops"].sum()
+    total = float(g.sum())
+    return [{"dtype": d, "tensor_core": bool(tc) if tc is not None else None, "peak_tflops": float(p),
+             "flops_share": float(f / total)} for (d, tc, p), f in g.sort_values(ascending=False).items()]
 
 
 def mfu_summary(k, ops, windows=40):
@@ -68,6 +99,7 @@ def mfu_summary(k, ops, windows=40):
     k = k[k["dur_us"].notna() & k["ts_us"].notna()]
     if not len(k):
         return {"mfu": None, "note": "no GPU activity"}, {}
+    k, suspect_flops, suspect_kernels = without_suspect(k)
     gpus = k["device"].nunique()
     starts, ends = k["ts_us"].to_numpy(float), (k["ts_us"] + k["dur_us"]).to_numpy(float)
     span = float(ends.max() - starts.min())
@@ -75,6 +107,10 @@ def mfu_summary(k, ops, windows=40):
     wall = span
     out = _block(k, wall, gpus)
     out["wall_basis"] = basis
+    out["peak_basis"] = PEAK_BASIS
+    out["peaks_used"] = peaks_used(k)
+    out["suspect_flops"] = suspect_flops
+    out["suspect_kernels"] = suspect_kernels
     missing_peak = (np.nan_to_num(k["flops"].to_numpy(float)) > 0) & ~(k["peak_tflops"].to_numpy(float) > 0)
     out["kernels_with_flops_but_no_peak"] = int(missing_peak.sum())
     tables = {}

@@ -45,15 +45,23 @@ KERNELS = _fields([
     ("achieved_tbps", "float", "TB/s", "bytes / dur"),
     ("intensity", "float", "FLOP/B", "arithmetic intensity, flops / bytes"),
     ("peak_tflops", "float", "TFLOP/s", "datasheet dense peak of the device for this dtype and math mode"),
-    ("peak_tbps", "float", "TB/s", "datasheet memory bandwidth of the device"),
+    ("peak_tbps", "float", "TB/s", "datasheet bandwidth of the kernel's memory roof: HBM, or the host link for "
+                                  "host↔device copies"),
     ("ceiling_tflops", "float", "TFLOP/s", "roofline ceiling: min(peak_tflops, intensity × peak_tbps)"),
     ("pct_of_ceiling", "float", "%", "achieved_tflops / ceiling_tflops × 100 (bytes-only kernels: achieved_tbps / "
                                      "peak_tbps × 100); never clipped"),
-    ("bound", "str", "", "`compute` or `memory`: which roof the ceiling is on"),
-    ("roof_flag", "str", "", "`cache_resident` (above the roof, explained by L2) or `suspect` (above the roof: the "
-                             "FLOP or byte estimate is wrong)"),
+    ("bound", "str", "", "which roof the ceiling is on: `compute`, `memory` (HBM), `host_link` (a host↔device copy "
+                         "over PCIe/NVLink-C2C) or `host_link_pageable` (the same from a pageable host buffer, staged "
+                         "by the driver through a pinned one)"),
+    ("roof_flag", "str", "", "above the roof by more than 5%: `cache_resident` (memory-bound, explained by L2), "
+                             "`suspect` (above the compute peak: the FLOP count is wrong; left out of MFU/HFU) or "
+                             "`suspect_bytes` (faster than its bytes allow: the byte count is wrong)"),
     ("time_at_ceiling_us", "float", "µs", "the time the kernel would take at its ceiling"),
     ("time_lost_us", "float", "µs", "dur − time_at_ceiling: where a speed-up is possible"),
+    ("achievable_tflops", "float", "TFLOP/s", "the ceiling under the measured roofs of a `--device-file` "
+                                              "`max_achievable` entry (datasheet roofs where it gives none); NaN "
+                                              "without one"),
+    ("pct_of_achievable", "float", "%", "achieved / achievable ceiling × 100 (bytes-only: vs the measured bandwidth)"),
     ("tensor_core", "bool", "", "the kernel runs on tensor/matrix cores (from its name, else its category and dtype)"),
     ("library", "str", "", "kernel library from its name: cublas, nvjet, cutlass, cudnn, flash, ck, hipblaslt, "
                            "triton, nccl, aten, ..."),
@@ -158,7 +166,9 @@ SUMMARY = _fields([
     ("coverage.by_category.*.time_us", "float", "µs", "GPU time"),
     ("coverage.by_category.*.covered", "float", "", "share of it with FLOPs or bytes"),
     ("roofline", "object", "", "roofline flags"),
-    ("roofline.suspect", "int", "", "kernels above their ceiling that L2 cannot explain"),
+    ("roofline.suspect", "int", "", "kernels above their compute peak: FLOP counts that cannot be right (out of MFU)"),
+    ("roofline.suspect_bytes", "int", "", "kernels faster than their bytes allow, even with a warm L2"),
+    ("roofline.with_achievable", "int", "", "kernels with a measured (`max_achievable`) ceiling"),
     ("roofline.cache_resident", "int", "", "memory-bound kernels above the roof that L2 explains"),
     ("roofline.with_ceiling", "int", "", "kernels with a ceiling"),
     ("roofline.worst[]", "object", "", "the ten flagged kernels furthest above their ceiling"),
@@ -170,7 +180,15 @@ SUMMARY = _fields([
     ("roofline.worst[].bytes", "float", "B", "bytes"),
     ("roofline.worst[].dur_us", "float", "µs", "duration"),
     ("mfu", "object", "", "model FLOPs utilization"),
-    ("mfu.mfu", "float", "", "whole-trace MFU: Σ flops/peak(dtype) ÷ (wall × GPUs)"),
+    ("mfu.mfu", "float", "", "whole-trace MFU: Σ flops/peak(dtype) ÷ (wall × GPUs); `suspect` kernels left out"),
+    ("mfu.peak_basis", "str", "", "what MFU divides by (always the datasheet peaks, never measured ones)"),
+    ("mfu.peaks_used[]", "object", "", "the peaks MFU measured FLOPs against"),
+    ("mfu.peaks_used[].dtype", "str", "", "dtype"),
+    ("mfu.peaks_used[].tensor_core", "bool", "", "math on tensor/matrix cores"),
+    ("mfu.peaks_used[].peak_tflops", "float", "TFLOP/s", "the datasheet peak"),
+    ("mfu.peaks_used[].flops_share", "float", "", "share of counted FLOPs measured against it"),
+    ("mfu.suspect_flops", "float", "FLOP", "FLOPs of `suspect` kernels, left out of MFU/HFU"),
+    ("mfu.suspect_kernels", "int", "", "how many kernels that is"),
     ("mfu.hfu", "float", "", "MFU with recomputed FLOPs"),
     ("mfu.busy_mfu", "float", "", "Σ flops/peak ÷ GPU busy time"),
     ("mfu.flops", "float", "FLOP", "FLOPs counted"),

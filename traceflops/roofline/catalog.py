@@ -33,7 +33,7 @@ from .device_file import apply_device_file
 from .spec import ACHIEVABLE_KEYS, DTYPES, PEAK_KEYS, DeviceSpec  # noqa: F401  (re-exported)
 
 _CSV_COLUMNS = ("key", "name", "vendor", "arch", "compute_capability", "sms", "memory_gb",
-                *PEAK_KEYS, "hbm_tbps", "l2_mb", "aliases", "match_warning", "source")
+                *PEAK_KEYS, "hbm_tbps", "l2_mb", "host_gbps", "host_link", "aliases", "match_warning", "source")
 NO_PROPS_WARNING = "unknown device: no deviceProperties in the trace; pass --device"
 
 
@@ -77,6 +77,7 @@ def _spec_from_row(row: dict) -> DeviceSpec:
         compute_capability=row["compute_capability"].strip() or None,
         aliases=tuple(a.strip() for a in row["aliases"].split("|") if a.strip()),
         match_warning=row["match_warning"].strip() or None,
+        host_gbps=_num(row["host_gbps"], f"{key}.host_gbps"), host_link=row["host_link"].strip() or None,
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 from .spec import ACHIEVABLE_KEYS, PEAK_KEYS, DeviceSpec
 
 _FILE_FIELDS = {"key", "name", "vendor", "arch", "compute_capability", "sms", "memory_gb",
-                "peak_tflops", "peak_tbps", "hbm_tbps", "l2_mb", "aliases", "source",
+                "peak_tflops", "peak_tbps", "hbm_tbps", "l2_mb", "host_gbps", "aliases", "source",
                 "max_achievable", *PEAK_KEYS}
 
 
@@ -85,7 +85,7 @@ def _entry_spec(catalog, e, where, p):
     peaks, ach = _peaks(e, where), _achievable(e, where)
     tbps = e.get("peak_tbps", e.get("hbm_tbps"))
     tbps = None if tbps is None else _file_num(tbps, f"{where}.hbm_tbps")
-    num = {k: _file_num(e[k], f"{where}.{k}") for k in ("sms", "memory_gb", "l2_mb") if k in e}
+    num = {k: _file_num(e[k], f"{where}.{k}") for k in ("sms", "memory_gb", "l2_mb", "host_gbps") if k in e}
     aliases = e.get("aliases") or []
     if isinstance(aliases, str):
         aliases = [aliases]
@@ -98,6 +98,7 @@ def _entry_spec(catalog, e, where, p):
             peak_tbps=tbps if tbps is not None else old.peak_tbps,
             sms=int(num["sms"]) if "sms" in num else old.sms,
             memory_gb=num.get("memory_gb", old.memory_gb), l2_mb=num.get("l2_mb", old.l2_mb),
+            host_gbps=num.get("host_gbps", old.host_gbps),
             aliases=old.aliases + tuple(str(a) for a in aliases),
             source=old.source if not (peaks or tbps or num) else f"{old.source}; overridden by {src}",
         )
@@ -107,7 +108,7 @@ def _entry_spec(catalog, e, where, p):
         key=key, name=str(e.get("name") or key), vendor=str(e.get("vendor") or "unknown"),
         arch=e.get("arch"), sms=int(num["sms"]) if "sms" in num else None,
         memory_gb=num.get("memory_gb"), peak_tflops=peaks, peak_tbps=tbps,
-        l2_mb=num.get("l2_mb"), source=src, max_achievable=ach,
+        l2_mb=num.get("l2_mb"), host_gbps=num.get("host_gbps"), source=src, max_achievable=ach,
         compute_capability=str(e["compute_capability"]) if e.get("compute_capability") else None,
         aliases=tuple(str(a) for a in aliases),
     )

@@ -25,3 +25,5 @@ class DeviceSpec:
     compute_capability: str | None = None  # "9.0"; for AMD the HIP major.minor ("9.4" = gfx942)
     aliases: tuple[str, ...] = ()          # exact device-name strings reported by drivers
     match_warning: str | None = None       # caveat emitted whenever a trace is matched to this row
+    host_gbps: float | None = None         # host link, GB/s per direction (PCIe gen x16, NVLink-C2C): the roof of HtoD/DtoH copies
+    host_link: str | None = None           # what that link is
