@@ -42,8 +42,8 @@ def test_hfu_minus_mfu_is_the_recomputed_forward(tmp_path, reentrant):
                       - plain.ops.loc[plain.ops["family"] != "gemm", "recompute_flops"].fillna(0).sum()))
 
 
-def _gpu_trace(tmp_path):
-    """Two bf16 GEMMs on an H100 with a 100 µs gap: hand-computable MFU."""
+def _gpu_trace(tmp_path, dur=100.0):
+    """Two bf16 GEMMs on an H100 starting 200 µs apart: hand-computable MFU."""
     props = [{"id": 0, "name": "NVIDIA H100 80GB HBM3", "computeMajor": 9, "computeMinor": 0, "numSms": 132,
               "totalGlobalMem": 85018279936, "maxThreadsPerMultiProcessor": 2048}]
     ev = []
@@ -55,7 +55,7 @@ def _gpu_trace(tmp_path):
             {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": t0 - 45, "dur": 5,
              "args": {"correlation": corr}},
             {"ph": "X", "cat": "kernel", "name": "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x256x64", "pid": 0,
-             "tid": 7, "ts": t0, "dur": 100.0, "args": {"correlation": corr, "device": 0, "stream": 7}},
+             "tid": 7, "ts": t0, "dur": dur, "args": {"correlation": corr, "device": 0, "stream": 7}},
         ]
     p = tmp_path / "mm.json"
     p.write_text(json.dumps({"deviceProperties": props, "traceEvents": ev}))
@@ -63,18 +63,29 @@ def _gpu_trace(tmp_path):
 
 
 def test_mfu_hand_calculation(tmp_path):
-    a = analyze(_gpu_trace(tmp_path))
+    a = analyze(_gpu_trace(tmp_path, dur=180.0))
     flops_each = 2 * 4096 ** 3  # 137.44 GFLOP
     k = a.kernels
     assert list(k["flops"]) == [flops_each, flops_each]
-    # achieved 1.374e11 / 100e-6 s = 1374.4 TFLOP/s: above the 989.4 bf16 peak, so flagged, never clipped
-    assert k["achieved_tflops"][0] == pytest.approx(flops_each / 100e-6 / 1e12)
+    # achieved 1.374e11 / 180e-6 s = 763.6 TFLOP/s of the 989.4 bf16 peak
+    assert k["achieved_tflops"][0] == pytest.approx(flops_each / 180e-6 / 1e12)
     assert k["peak_tflops"][0] == pytest.approx(989.4)
     m = a.summary["mfu"]
-    wall = 300e-6  # first kernel start (1000) → last kernel end (1300)
-    assert m["wall_us"] == pytest.approx(300.0)
+    wall = 380e-6  # first kernel start (1000) → last kernel end (1380)
+    assert m["wall_us"] == pytest.approx(380.0)
     assert m["mfu"] == pytest.approx(2 * flops_each / (989.4e12 * wall))
-    assert m["busy_mfu"] == pytest.approx(2 * flops_each / (989.4e12 * 200e-6))
+    assert m["busy_mfu"] == pytest.approx(2 * flops_each / (989.4e12 * 360e-6))
+    assert m["suspect_kernels"] == 0
+
+
+def test_mfu_leaves_out_flops_above_the_peak(tmp_path):
+    a = analyze(_gpu_trace(tmp_path, dur=100.0))
+    k = a.kernels
+    # 1.374e11 / 100e-6 s = 1374.4 TFLOP/s: above the 989.4 bf16 peak, so flagged, never clipped, and not MFU
+    assert k["achieved_tflops"][0] == pytest.approx(2 * 4096 ** 3 / 100e-6 / 1e12)
+    assert list(k["roof_flag"]) == ["suspect", "suspect"]
+    m = a.summary["mfu"]
+    assert m["mfu"] is None and m["suspect_kernels"] == 2 and m["suspect_flops"] == pytest.approx(4 * 4096 ** 3)
 
 
 def test_union_length_matches_a_brute_force_cover():

@@ -1,4 +1,4 @@
-"""Collectives and Inductor/Triton launches.
+"""Collectives (Inductor/Triton launches: inductor.py).
 
 Collectives (family 'comm', flops None). `comm_bytes` is S, the per-rank message size the
 NCCL-tests use: all_reduce / broadcast / reduce / send / recv: the buffer; all_gather: the
@@ -9,31 +9,75 @@ all_reduce 2(n-1)/n, all_gather / reduce_scatter / all_to_all (n-1)/n, others 1.
 """
 from __future__ import annotations
 
+import re
+
 from ..numbers import finite_or_none
 from .dtypes import comm_type, compute_dtype, dtype_bytes
-from .registry import OpCost, numel, register
+from .registry import OpCost
 
+# Collective op and record names -> kind. Spellings of every layer PyTorch records (names.md §1a): c10d ops, the
+# `Collective name` arg, backend record_functions (`nccl:_all_gather_base`, `nccl:send 0->1`), functional
+# collectives (`_c10d_functional::`, torch 2.1-2.2 `c10d_functional::`), symmetric memory (`symm_mem::`), and the
+# serving stacks' custom all-reduce ops. `nccl:coalesced` (the end of a coalescing group) and `batch_p2p_ops`
+# (mixed sends and receives) have no single kind.
 _KIND = {
     "allreduce": "all_reduce", "all_reduce": "all_reduce", "allreduce_coalesced": "all_reduce",
+    "all_reduce_coalesced": "all_reduce", "sparse_all_reduce": "all_reduce",
     "allgather": "all_gather", "all_gather": "all_gather", "_allgather_base": "all_gather",
-    "allgather_into_tensor_coalesced": "all_gather", "all_gather_into_tensor": "all_gather",
-    "allgather_coalesced": "all_gather",
+    "_all_gather_base": "all_gather", "allgather_into_tensor_coalesced": "all_gather",
+    "all_gather_into_tensor": "all_gather", "all_gather_into_tensor_out": "all_gather",
+    "all_gather_into_tensor_coalesced": "all_gather", "allgather_coalesced": "all_gather",
     "reduce_scatter": "reduce_scatter", "_reduce_scatter_base": "reduce_scatter",
     "reduce_scatter_tensor": "reduce_scatter", "reduce_scatter_tensor_coalesced": "reduce_scatter",
+    "reduce_scatter_tensor_out": "reduce_scatter",
     "all_to_all": "all_to_all", "alltoall": "all_to_all", "alltoall_base": "all_to_all",
-    "all_to_allv": "all_to_all", "alltoallv": "all_to_all",
-    "broadcast": "broadcast", "reduce": "reduce", "send": "send", "recv": "recv",
-    "gather": "gather", "scatter": "scatter", "barrier": "barrier", "wait": "wait",
+    "all_to_allv": "all_to_all", "alltoallv": "all_to_all", "all_to_all_single": "all_to_all",
+    "shard_dim_alltoall": "all_to_all",
+    "broadcast": "broadcast", "_broadcast_oop": "broadcast", "reduce": "reduce", "_reduce_oop": "reduce",
+    "send": "send", "isend": "send", "recv": "recv", "irecv": "recv", "recv_any_source": "recv",
+    "recvanysource": "recv", "gather": "gather", "scatter": "scatter", "barrier": "barrier",
+    "monitored_barrier": "barrier", "all_reduce_barrier": "barrier", "wait": "wait", "wait_tensor": "wait",
+    # symm_mem (torch 2.13 schemas)
+    "one_shot_all_reduce": "all_reduce", "one_shot_all_reduce_out": "all_reduce",
+    "one_shot_all_reduce_copy": "all_reduce", "one_shot_all_reduce_copy_out": "all_reduce",
+    "two_shot_all_reduce": "all_reduce", "two_shot_all_reduce_out": "all_reduce",
+    "multimem_all_reduce": "all_reduce", "multimem_one_shot_all_reduce": "all_reduce",
+    "multimem_one_shot_all_reduce_out": "all_reduce", "multimem_one_shot_reduce_out": "reduce",
+    "multimem_all_gather_out": "all_gather", "reduce_scatter_out": "reduce_scatter",
+    "nccl_reduce_scatter_offset": "reduce_scatter", "all_to_all_vdev": "all_to_all",
+    "all_to_all_vdev_2d": "all_to_all", "all_to_all_vdev_2d_offset": "all_to_all", "nvshmem_all_to_all": "all_to_all",
+    "nvshmem_broadcast": "broadcast", "nvshmem_put": "send", "nvshmem_put_with_signal": "send",
+    "nccl_put": "send", "nccl_put_signal": "send", "nvshmem_get": "recv", "nccl_get": "recv",
+    "tile_reduce": "reduce", "multi_root_tile_reduce": "reduce",
+    # vLLM / SGLang custom all-reduce ops
+    "outplace_all_reduce": "all_reduce", "inplace_all_reduce": "all_reduce",
 }
+# namespaces whose ops are collectives; any other `ns::name` (aten::gather, aten::scatter) is not. The serving
+# stacks' namespaces hold other ops too: only their all-reduce / all-gather / reduce-scatter / all-to-all count
+_COMM_NS = {"c10d", "_c10d_functional", "c10d_functional", "_c10d_functional_autograd", "symm_mem", "_dtensor"}
+_SERVING_NS = {"_c_custom_ar", "vllm", "sgl_kernel"}
+_SERVING_KINDS = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all"}
+_BACKENDS = {"nccl", "gloo", "ucc", "xccl", "mpi", "rccl"}
+_PEERS = re.compile(r"\s+\d+\s*(?:->|<-)\s*\d+\s*$")  # `nccl:send 0->1`, `nccl:recv 1<-0`
 
 
 def collective_kind(name):
+    """all_reduce / all_gather / reduce_scatter / all_to_all / broadcast / reduce / send / recv / gather /
+    scatter / barrier / wait for a collective's op or record name; None when it is not one (or has no kind)."""
     if not isinstance(name, str):
         return None
-    key = name.strip().lower()
-    for prefix in ("c10d::", "nccl:", "gloo:"):
-        key = key.removeprefix(prefix)
-    return _KIND.get(key.rstrip("_"), _KIND.get(key))
+    key = _PEERS.sub("", name.strip()).lower()
+    ns, sep, rest = key.partition("::")
+    if sep:
+        if ns not in _COMM_NS | _SERVING_NS:
+            return None
+        key = rest
+    else:
+        backend, sep, rest = key.partition(":")
+        if sep and backend in _BACKENDS:
+            key = rest.strip()
+    kind = _KIND.get(key, _KIND.get(key.rstrip("_")))
+    return None if ns in _SERVING_NS and kind not in _SERVING_KINDS else kind
 
 
 def bus_factor(kind, n):
@@ -62,8 +106,8 @@ def collective_cost(kind, in_nelems, out_nelems, group_size, type_str, note=None
                   algbw_factor=1.0 if s is not None else None, busbw_factor=bus_factor(kind, n), note=note)
 
 
-@register("record_param_comms", "nccl:all_reduce", "nccl:all_gather", "nccl:reduce_scatter",
-          "nccl:broadcast", "nccl:all_to_all", "nccl:send", "nccl:recv", family="comm")
+# The collective op formulas (record_param_comms, backend annotations, c10d / functional / symm_mem ops) are
+# registered in collectives.py; this one is kept for callers that cost named collective args directly.
 def record_param_comms_bytes(a):
     """Collective args from extra: collective, in_msg_nelems, out_msg_nelems, group_size, comm_dtype."""
     e = a.extra
@@ -74,53 +118,3 @@ def record_param_comms_bytes(a):
     return collective_cost(kind, finite_or_none(e.get("in_msg_nelems")), finite_or_none(e.get("out_msg_nelems")),
                            finite_or_none(e.get("group_size")), t)
 
-
-def _c10d(kind, i_in, i_out):
-    def c10d_collective_bytes(a):
-        e = a.extra
-        ins, outs = a.tensor_list(i_in), a.tensor_list(i_out) if i_out is not None else None
-        n_in = sum(numel(s) for s in ins) if ins else (numel(a.shape(i_in)) if a.shape(i_in) is not None else None)
-        n_out = None
-        if i_out is not None:
-            n_out = sum(numel(s) for s in outs) if outs else (
-                numel(a.shape(i_out)) if a.shape(i_out) is not None else None)
-        t = comm_type(e.get("comm_dtype")) or next((a.type(i) for i in (i_in, i_out or 0) if a.is_tensor(i)), None)
-        res = collective_cost(kind, finite_or_none(e.get("in_msg_nelems")) or n_in, finite_or_none(e.get("out_msg_nelems")) or n_out,
-                              finite_or_none(e.get("group_size")), t,
-                              note=None if t else "TensorList dtype not recorded")
-        return res
-    c10d_collective_bytes.__doc__ = f"c10d {kind}: message size from the tensor shapes (or extra)."
-    return c10d_collective_bytes
-
-
-# c10d op schemas: allreduce_(tensors, ...), allgather_(output_tensors, input_tensors, ...),
-# _allgather_base_(output, input, ...), reduce_scatter_(outputs, inputs, ...),
-# _reduce_scatter_base_(output, input, ...), alltoall_base_(output, input, ...), broadcast_(tensors, ...)
-register("c10d::allreduce_", "c10d::allreduce_coalesced_", family="comm")(_c10d("all_reduce", 0, None))
-register("c10d::broadcast_", family="comm")(_c10d("broadcast", 0, None))
-register("c10d::reduce_", family="comm")(_c10d("reduce", 0, None))
-register("c10d::send", family="comm")(_c10d("send", 0, None))
-register("c10d::recv_", family="comm")(_c10d("recv", 0, None))
-register("c10d::_allgather_base_", "c10d::allgather_", "c10d::allgather_into_tensor_coalesced_",
-         family="comm")(_c10d("all_gather", 1, 0))
-register("c10d::_reduce_scatter_base_", "c10d::reduce_scatter_", "c10d::reduce_scatter_tensor_coalesced_",
-         family="comm")(_c10d("reduce_scatter", 1, 0))
-register("c10d::alltoall_base_", "c10d::alltoall_", family="comm")(_c10d("all_to_all", 1, 0))
-
-
-@register("triton_", family="other")
-def inductor_launch_cost(a):
-    """Inductor Triton launch (`triton_poi_/red_/per_/tem_…`): kernel_flop / kernel_num_gb (GB = 1e9
-    bytes) when recorded (source 'inductor'); else bytes = every tensor argument read once
-    (outputs are among the arguments: an upper bound of 1x traffic, flops None)."""
-    e = a.extra
-    flop, gb = finite_or_none(e.get("kernel_flop")), finite_or_none(e.get("kernel_num_gb"))
-    idx = a.tensor_idx()
-    t = a.type(idx[0]) if idx else None
-    if flop is not None or gb is not None:
-        return OpCost(flops=flop, bytes=None if gb is None else gb * 1e9, dtype=compute_dtype(t),
-                      source="inductor")
-    if not idx:
-        return None
-    return OpCost(flops=None, bytes=float(sum(a.nbytes(i) for i in idx)), dtype=compute_dtype(t),
-                  source="estimate", note="bytes from launch argument shapes")

@@ -100,6 +100,25 @@ _MIG_RE = re.compile(r"\s+MIG(?:\s+(\S+))?\s*$", re.IGNORECASE)
 _VF_RE = re.compile(r"\s+VF\s*$", re.IGNORECASE)
 _DROP_WORDS = {"nvidia", "tesla", "amd", "instinct", "geforce", "quadro"}
 _GENERIC_NAMES = {"", "amd radeon graphics", "radeon graphics", "amd graphics"}
+_GFX_RE = re.compile(r"^(gfx[0-9a-f]+)")
+
+
+def _generic(raw: str) -> bool:
+    """A name that says nothing about the part: empty, a bare brand ('AMD Instinct', 'AMD Radeon Graphics'), or a
+    gfx target ('gfx942'); ROCm reports these where the marketing name is unavailable (containers, VFs, old
+    drivers), so the part is identified from arch, CU count and memory instead."""
+    toks = _norm_tokens(raw)
+    return (raw.strip().lower() in _GENERIC_NAMES or not toks or toks in {("radeon", "graphics"), ("graphics",)}
+            or bool(_GFX_RE.match(raw.strip().lower())))
+
+
+def _gfx(props: dict) -> str:
+    """gfx target from `gcnArchName` ('gfx942:sramecc+:xnack-') or a name that is one; '' if neither."""
+    for v in (props.get("gcnArchName"), props.get("name")):
+        m = _GFX_RE.match(str(v or "").strip().lower())
+        if m:
+            return m.group(1)
+    return ""
 
 
 def _norm_tokens(name: str) -> tuple[str, ...]:
@@ -143,6 +162,8 @@ def _describe(props: dict) -> str:
     bits = []
     if props.get("computeMajor") is not None:
         bits.append(f"cc {props.get('computeMajor')}.{props.get('computeMinor', 0)}")
+    if _gfx(props):
+        bits.append(_gfx(props))
     if props.get("numSms"):
         bits.append(f"{props['numSms']} SMs/CUs")
     if props.get("totalGlobalMem"):
@@ -151,12 +172,15 @@ def _describe(props: dict) -> str:
 
 
 def _fingerprint(props: dict, catalog) -> list[DeviceSpec]:
+    """Catalog entries with this compute capability (or gfx arch), SM/CU count and memory."""
     major, minor, nsms = props.get("computeMajor"), props.get("computeMinor"), props.get("numSms")
-    if major is None or not nsms:
+    gfx = _gfx(props)
+    if not nsms or (major is None and not gfx):
         return []
-    cc = f"{major}.{minor or 0}"
-    cands = [s for s in catalog.values() if s.compute_capability == cc and s.sms == nsms]
-    gfx = str(props.get("gcnArchName") or "").split(":")[0].strip().lower()
+    cands = [s for s in catalog.values() if s.sms == nsms]
+    if major is not None:
+        cc = f"{major}.{minor or 0}"
+        cands = [s for s in cands if s.compute_capability == cc]
     if gfx:
         cands = [s for s in cands if (s.arch or "").lower() == gfx]
     mem = props.get("totalGlobalMem")
@@ -190,7 +214,7 @@ def match_device(props: dict | None, catalog) -> tuple[DeviceSpec | None, str | 
                 family = [s for a, lst in by_alias.items() if a[: len(best)] == best for s in lst]
                 spec = _pick(list(dict.fromkeys(family)), props, use_hw=not mig)
                 how = f"device name {raw!r} is not in the catalog verbatim; matched by name prefix to {spec.name}"
-    if spec is None and raw.lower() in _GENERIC_NAMES:
+    if spec is None and _generic(raw):
         cands = _fingerprint(props, catalog)
         desc = _describe(props)
         what = "empty device name" if not raw else f"generic device name {raw!r}"
@@ -242,8 +266,8 @@ def find_device(query: str, catalog) -> tuple[DeviceSpec, str | None]:
         pick = (sxm or cands)[0]
         if len(cands) == 1 or len(sxm) == 1:
             return pick, None
-        return pick, (f"--device {query!r} is ambiguous ({', '.join(c.key for c in cands)}); "
-                      f"using {pick.key}")
+        # several parts and no single flagship: a guess would put the wrong peaks under every number
+        raise ValueError(f"--device {query!r} is ambiguous: it matches {', '.join(c.key for c in cands)}; pass one of them")
     close = difflib.get_close_matches(str(query).lower(), list(catalog), n=5, cutoff=0.4)
     hint = f"; close keys: {', '.join(close)}" if close else ""
     raise ValueError(f"unknown device {query!r}{hint} (run 'traceflops devices' for the list)")
@@ -281,7 +305,8 @@ def resolve_devices(device_properties: list[dict] | None, used_device_ids: list[
         return {did: spec for did in ids}, warnings
 
     if not props_list:
-        warn(NO_PROPS_WARNING)
+        if ids:  # no GPU event ran on any device: nothing to resolve (a CPU-only trace)
+            warn(NO_PROPS_WARNING)
         return {did: None for did in ids}, warnings
 
     out: dict = {}

@@ -22,16 +22,25 @@ from .catalog import achievable_for, peak_for
 HALF = {"bf16", "fp16", "fp8", "int8", "fp4"}
 TENSOR_CATS = {"gemm", "conv", "attention"}
 VECTOR_INT = {"int64", "int32", "int16", "int8", "uint8", "bool"}
+# fp32 emulated on tensor cores (CUTLASS 3xTF32, Blackwell BF16x9): each fp32 product costs 3 TF32 / 9 BF16
+# products, so the fp32 FLOP rate is at most that peak over the factor
+EMULATED = {"tf32x3": ("tf32", 3.0), "bf16x9": ("bf16", 9.0)}
+TC_MATH = HALF | {"tf32"} | set(EMULATED)
 
 
 def compute_dtype(op_dtype, name_dtype, category, tensor_core):
-    """(dtype, tensor_core) of each kernel's math: the op's dtype, refined by what the kernel name says."""
+    """(dtype, tensor_core) of each kernel's math: the op's dtype, refined by what the kernel name says.
+
+    The name decides where the op has no dtype, where an fp8 kernel runs a wider op, and where a tensor-core
+    GEMM/conv/attention kernel runs fp32 data in another math mode (TF32, BF16/FP16 "fast" modes, 3xTF32,
+    BF16x9): what the units execute is what the peak must be. Otherwise the op's dtype stands.
+    """
     d = pd.Series(op_dtype, dtype=object).where(pd.notna(pd.Series(op_dtype, dtype=object)), None)
     nd = pd.Series(name_dtype, dtype=object)
     cat = pd.Series(category, dtype=object)
     tc = pd.Series(tensor_core, dtype=object)
-    # An fp32 GEMM runs as TF32 only when the kernel name says so; an fp8 kernel name beats a bf16 op.
-    refine = nd.notna() & (d.isna() | ((d == "fp32") & (nd == "tf32")) | (nd == "fp8"))
+    fp32_on_tc = (d == "fp32") & nd.isin(TC_MATH) & cat.isin(TENSOR_CATS) & (tc != False)  # noqa: E712  (None: the name says nothing)
+    refine = nd.notna() & (d.isna() | fp32_on_tc | (nd == "fp8"))
     d = d.where(~refine, nd)
     guess_tc = cat.isin(TENSOR_CATS) & (d.isin(HALF) | (d == "tf32"))
     tc = tc.where(tc.notna(), guess_tc).astype(bool)
@@ -93,9 +102,11 @@ def _device_roofs(k, devices):
         dt = None if dt == -1 else dt
         if not tc and dt in VECTOR_INT:
             dt = "fp32"  # integer/bool pointwise math runs on the vector ALUs at about the fp32 rate
-        for col, v in (("peak", peak_for(spec, dt, bool(tc))), ("bw", spec.peak_tbps), ("l2", spec.l2_mb),
+        base, factor = EMULATED.get(dt, (dt, 1.0))
+        peak, ach = peak_for(spec, base, bool(tc)), achievable_for(spec, base, bool(tc))
+        for col, v in (("peak", None if peak is None else peak / factor), ("bw", spec.peak_tbps), ("l2", spec.l2_mb),
                        ("host", None if spec.host_gbps is None else spec.host_gbps / 1000),
-                       ("ach_peak", achievable_for(spec, dt, bool(tc))), ("ach_bw", spec.max_achievable.get("tbps"))):
+                       ("ach_peak", None if ach is None else ach / factor), ("ach_bw", spec.max_achievable.get("tbps"))):
             out[col][rows] = np.nan if v is None else v
         out["measured"][rows] = bool(spec.max_achievable)
     return out
