@@ -2,7 +2,7 @@
 
 Importing this package never imports torch.
 """
-from . import attention, comm, conv, gemm, index, norm, pointwise, pooling, reduction, routing  # noqa: F401  (register formulas)
+from . import attention, comm, conv, gemm, index, inductor, norm, pointwise, pooling, reduction, routing  # noqa: F401  (register formulas)
 from .args import Args
 from .dtypes import compute_dtype, dtype_bytes
 from .frame import cost_ops
