@@ -20,10 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
-SHARED = Path(os.environ.get("TRACEFLOPS_SHARED_ROOT", ROOT.parent / "shared"))  # the shared/ folder beside the repo
-SRC = str(SHARED / "traces" / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz")
-SCALE = str(SHARED / "tools" / "scale_trace.py")
-RANKS = str(SHARED / "traces" / "param" / "worker*_step_12*.json")
+# TRACEFLOPS_SHARED names the traces folder, as for the tests (default ../shared/traces); tools/ sits beside it
+TRACES = Path(os.environ.get("TRACEFLOPS_SHARED") or ROOT.parent / "shared" / "traces")
+SRC = str(TRACES / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz")
+SCALE = str(TRACES.parent / "tools" / "scale_trace.py")
+RANKS = str(TRACES / "param" / "worker*_step_12*.json")
 
 
 def build(mb):

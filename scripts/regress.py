@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_TRACES = {"SOURCES.json", "flops_reference.json", "manifest.json", "ncu_reference.json", "ncu_decode.json",
-              "ncu_steps.json"}
+              "ncu_steps.json", "compiled_manifest.json"}
 CAPTURE_PAIR = ("tracelens/inference__vllm_prefilldecode_piecewise__graph_execution.json.gz",
                 "tracelens/inference__vllm_prefilldecode_piecewise__capture_traces__graph_capture_rank_0"
                 ".1773709679453551615.pt.trace.json.gz")
@@ -38,7 +38,8 @@ def trace_files(dirs):
         d = Path(d)
         if d.is_dir():
             out += sorted(p for p in d.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz"))
-                          and p.name not in NOT_TRACES and ".annotated." not in p.name)
+                          and p.name not in NOT_TRACES and ".annotated." not in p.name
+                          and not any(x.endswith(".compiled") for x in p.parts))  # saved output code
     return out
 
 

@@ -122,8 +122,8 @@ def test_compare_report_renders(browser, tmp_path):
 
 
 def test_report_of_large_trace_renders(browser, tmp_path):
-    shared = Path(os.environ.get("TRACEFLOPS_SHARED") or Path(__file__).resolve().parents[2] / "shared" / "traces")
-    owl = shared / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz"
+    from .conftest import SHARED
+    owl = (SHARED or Path("/nonexistent")) / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz"
     if not owl.exists():
         pytest.skip("shared owlv2 trace not present")
     out = write_report(analyze(owl), tmp_path / "owl.html")

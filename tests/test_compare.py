@@ -1,7 +1,6 @@
 """compare: matching work across two traces by op + shapes + dtype + category."""
 import gzip
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +12,15 @@ from traceflops.outputs.compare import compare, to_markdown, write_outputs
 from traceflops.outputs.report.tables import work_keys
 from traceflops.cli.compare import compare as compare_cmd
 
+from .conftest import SHARED
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "traceflops" / "sample_data" / "h100_bert_small.json.gz"
-SHARED = Path(os.environ.get("TRACEFLOPS_SHARED") or Path(__file__).resolve().parents[2] / "shared" / "traces")
 TWIN = "gaunernst_bert-small-uncased__1016001.json.gz"
 
 
 def twins():
-    for folder in (REPO / "sample_traces", SHARED / "tracelens"):
+    for folder in [REPO / "sample_traces"] + ([SHARED / "tracelens"] if SHARED else []):
         h, m = folder / f"h100__{TWIN}", folder / f"mi300__{TWIN}"
         if h.exists() and m.exists():
             return h, m

@@ -5,7 +5,6 @@ import csv
 import gzip
 import json
 import math
-import os
 import re
 from pathlib import Path
 
@@ -16,15 +15,10 @@ from traceflops.roofline.catalog import (
 )
 from traceflops.roofline.spec import PEAK_KEYS, DeviceSpec
 
+from .conftest import SHARED, SHARED_ROOT
 
-def _shared_dir() -> Path:
-    env = os.environ.get("TRACEFLOPS_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
-
-
-SHARED = _shared_dir()
-TRACES = SHARED / "traces"
-REFERENCE_CSV = SHARED / "reference" / "gpu-specs.csv"
+TRACES = SHARED if SHARED is not None else Path("/nonexistent/shared/traces")
+REFERENCE_CSV = (SHARED_ROOT or Path("/nonexistent/shared")) / "reference" / "gpu-specs.csv"
 SKIP_TRACES = {"SOURCES.json", "flops_reference.json", "cpu_edge_INVALID_quotes_in_names.json"}
 
 

@@ -84,11 +84,18 @@ def test_graph_node_id_spreads_a_match(tmp_path):
     p = tmp_path / "nodes.json"
     p.write_text(json.dumps(_doc(ev)))
     k = analyze(p).kernels
-    r2 = k[k["correlation"] == 21]
-    g2 = r2[r2["name"] == GEMM]
-    assert g2["graph_match"].iloc[0] in ("graph_node_id", "eager_align")
-    assert g2["flops"].iloc[0] == 2 * M * K * N
-    assert (r2["op"].notna()).all()
+    r1, r2 = k[k["correlation"] == 20], k[k["correlation"] == 21]
+    assert (r1["graph_match"] == "eager_align").all()
+    assert (r2["graph_match"] == "graph_node_id").all() and (r2["graph_confidence"] == 1.0).all()
+    g2, a2 = r2[r2["name"] == GEMM], r2[r2["name"] == ADD]
+    assert list(g2["flops"]) == [2 * M * K * N] and list(g2["op"]) == ["aten::mm"]
+    assert list(a2["flops"]) == [M * N] and list(a2["op"]) == ["aten::add"]
+    assert list(r2["graph_node_id"]) == [2, 1]
+    # the node ids are what matched it: the same reordered replay without them stays uncosted
+    p.write_text(json.dumps(_doc(_eager(0, 10) + _replay(50, 20) + _replay(100, 21, order=(ADD, GEMM)))))
+    k0 = analyze(p).kernels
+    assert k0.loc[k0["correlation"] == 21, "graph_match"].isna().all()
+    assert k0.loc[k0["correlation"] == 21, "flops"].isna().all()
 
 
 def test_capture_align(tmp_path):
@@ -156,5 +163,9 @@ def test_vllm_piecewise_capture_pair():
     up = ogs["name"].str.endswith("_swiglu")
     assert (ogs.loc[up, "flops"] == 2 * 32768 * (1536 * 2) * 5888).all()  # w13 view [32, 1536, 5888] mxfp4
     assert (ogs.loc[~up, "flops"] == 2 * 32768 * (1472 * 2) * 3072).all()  # w2 view [32, 1472, 3072] mxfp4
-    assert set(rep.loc[~costed, "name"]) == {"_finalize_matmul_scatter_bf16"}
-    assert info["with_op_and_cost"] == costed.sum() == len(rep) - 24 and info["rate_op_and_cost"] >= 0.9
+    # the finalize (scatter-reduce) kernel has no formula: it carries a time-share of vllm::moe_forward's lower-bound
+    # bytes (its recorded hidden states and router logits, issue 18), never FLOPs
+    fin = rep["name"] == "_finalize_matmul_scatter_bf16"
+    assert fin.sum() == 24 and rep.loc[fin, "flops"].isna().all()
+    assert set(rep.loc[~costed, "name"]) == set()
+    assert info["with_op_and_cost"] == costed.sum() == len(rep) and info["rate_op_and_cost"] >= 0.9

@@ -15,14 +15,37 @@ from traceflops.ingest.tables import FLOW_CATS, GPU_KINDS, LAUNCH_CATS, OP_CATS
 
 
 INT_POOL = [None, 0, 1, -7, 2**40, 2**63 - 1, -(2**63), 2**63, 10**30, True, False, 3.0, 2.5, "12", "x", float("nan")]
+IN_INT64 = [0, 1, -7, 2**40, 2**63 - 1, -(2**63)]
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_ints_match_the_general_path(seed):
-    rng = random.Random(seed)
-    pool = rng.sample(INT_POOL, rng.randint(1, len(INT_POOL)))
-    values = [rng.choice(pool) for _ in range(rng.randint(0, 30))]
-    got, want = ints(values), _ints_general(values)  # pandas' inference, then the per-value route
+def _values(rng, path):
+    """A list that takes `path` through ints(): all None, the int/None fast path (and its overflow exit into
+    the general path), or the general path."""
+    n = rng.randint(0, 30)
+    if path == "all_none":
+        return [None] * n
+    if path == "int_none":
+        v = [rng.choice(IN_INT64 + [None]) for _ in range(n)] + [None, rng.choice(IN_INT64)]
+    elif path == "int_none_overflow":
+        v = [rng.choice(IN_INT64 + [None]) for _ in range(n)] + [None, rng.choice([2**63, -(2**63) - 1, 10**30])]
+    else:  # no None, or some other type among the values
+        v = [rng.choice(INT_POOL) for _ in range(n + 1)]
+        if None in v and set(map(type, v)) <= {int, type(None)}:
+            v.append(rng.choice([True, 2.5, "12", float("nan")]))
+    rng.shuffle(v)
+    return v
+
+
+@pytest.mark.parametrize("path", ["all_none", "int_none", "int_none_overflow", "general"])
+@pytest.mark.parametrize("seed", range(12))
+def test_ints_match_the_general_path(monkeypatch, seed, path):
+    from traceflops.ingest import columns
+    values = _values(random.Random(seed), path)
+    general = []
+    monkeypatch.setattr(columns, "_ints_general", lambda v: general.append(1) or _ints_general(v))
+    got = ints(values)
+    assert len(general) == (path in ("int_none_overflow", "general")), path  # the path it is named for was taken
+    want = _ints_general(values)  # pandas' inference, then the per-value route
     assert got.dtype == "Int64"
     pd.testing.assert_extension_array_equal(got, want)
 

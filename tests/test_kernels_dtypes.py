@@ -23,7 +23,7 @@ def test_known_types():
     assert dtype_bytes("c10::BFloat16") == 2 and compute_dtype("c10::BFloat16") == "bf16"
     for t in ("c10::Float8_e4m3fn", "c10::Float8_e4m3fnuz", "c10::Float8_e5m2"):
         assert dtype_bytes(t) == 1 and compute_dtype(t) == "fp8"
-    assert dtype_bytes("c10::Float4_e2m1fn_x2") == 0.5 and compute_dtype("c10::Float4_e2m1fn_x2") == "fp4"
+    assert dtype_bytes("c10::Float4_e2m1fn_x2") == 1 and compute_dtype("c10::Float4_e2m1fn_x2") == "fp4"
     assert dtype_bytes("long int") == 8 and dtype_bytes("int") == 4 and dtype_bytes("short int") == 2
     assert dtype_bytes("signed char") == 1 and dtype_bytes("unsigned char") == 1 and dtype_bytes("bool") == 1
     assert dtype_bytes("c10::complex<float>") == 8 and compute_dtype("c10::complex<float>") == "complex64"

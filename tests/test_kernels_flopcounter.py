@@ -12,7 +12,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from traceflops.kernels import cost_ops
 
 CONV_FWD = {"aten::convolution", "aten::_convolution", "aten::mkldnn_convolution", "aten::cudnn_convolution",
-            "aten::miopen_convolution", "aten::convolution_overrideable"}
+            "aten::miopen_convolution", "aten::convolution_overrideable",
+            # the CPU backend leaves _convolution calls (conv_legacy.py): slow paths and depthwise kernels
+            "aten::slow_conv_transpose2d", "aten::slow_conv_transpose3d", "aten::_slow_conv2d_forward",
+            "aten::slow_conv3d_forward", "aten::slow_conv3d", "aten::slow_conv_dilated2d", "aten::slow_conv_dilated3d",
+            "aten::thnn_conv2d", "aten::_conv_depthwise2d", "aten::conv_depthwise3d"}
 # FlopCounterMode key -> the trace op names that carry the same FLOPs
 FCM_TO_TRACE = {"mm": {"aten::mm"}, "addmm": {"aten::addmm"}, "bmm": {"aten::bmm"},
                 "baddbmm": {"aten::baddbmm"}, "convolution": CONV_FWD,

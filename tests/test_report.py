@@ -1,5 +1,6 @@
 """report: plotly figures, report.html, annotate and the on_trace_ready hook."""
 import gzip
+import html
 import json
 import os
 import re
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 from click.testing import CliRunner
 
@@ -15,10 +17,11 @@ from traceflops.errors import TraceError
 from traceflops.outputs.report import breakdown_figure, plots, roofline_figure, timeline_figure, write_report
 from traceflops.outputs.report.tables import aggregate, group_table, normalize_name, work_keys
 
+from .conftest import SHARED
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "traceflops" / "sample_data" / "h100_bert_small.json.gz"
-SHARED = Path(os.environ.get("TRACEFLOPS_SHARED") or Path(__file__).resolve().parents[2] / "shared" / "traces")
-OWLV2 = SHARED / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz"
+OWLV2 = (SHARED or Path("/nonexistent")) / "tracelens" / "h100__google_owlv2-large-patch14-ensemble__1016001.json.gz"
 EVIL_SCRIPT = "<script>window.__pwned=1</script>"
 EVIL_IMG = '<img src=x onerror="window.__pwned=1">'
 FAKE_TOKEN = "hf_" + "Q" * 34
@@ -229,9 +232,57 @@ def test_report_on_empty_gpu_trace(tmp_path):
     assert "nothing to place on the roofline" in text
 
 
+def _arr(v):
+    """A figure array as plotly.js reads it: a list, or a typed array {"dtype", "bdata"(, "shape")}."""
+    if isinstance(v, dict):
+        import base64
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        return a.reshape([int(x) for x in str(v["shape"]).split(",")]) if "shape" in v else a
+    return np.asarray(v)
+
+
+def _cards(text):
+    return dict((html.unescape(l), html.unescape(v)) for v, l in
+                re.findall(r'<div class="card"[^>]*><div class="v">(.*?)</div><div class="l">(.*?)</div></div>', text))
+
+
 def test_analysis_write_includes_report(sample, tmp_path):
+    """The report written beside the tables draws every figure from data that parses, and says what the
+    written summary.json and kernels.parquet say."""
+    import pandas as pd
     paths = sample.write(tmp_path / "out")
-    assert paths["report"].exists() and paths["report"].stat().st_size > 1_000_000
+    text = paths["report"].read_text(encoding="utf-8")
+    summ = json.loads(paths["summary"].read_text())
+    k = pd.read_parquet(paths["kernels"])
+    specs = dict(re.findall(r'<script type="application/json" data-figure="([^"]+)">(.*?)</script>', text, re.S))
+    want = {"fig-roofline", "fig-by-category", "fig-by-op", "fig-by-module", "fig-timeline"}
+    assert set(specs) == want
+    figs = {}
+    for div in want:
+        assert f'<div id="{div}" class="figure"' in text
+        figs[div] = pio.from_json(specs[div])  # parses, and plotly validates every trace and layout key
+        assert figs[div].data, div
+    # the roofline has one point per kernel with FLOPs and bytes, at its achieved TFLOP/s
+    ys = sorted(np.concatenate([_arr(tr.y).astype(float) for tr in figs["fig-roofline"].data if tr.mode == "markers"]))
+    ok = (k["flops"] > 0) & (k["bytes"] > 0) & (k["dur_us"] > 0)
+    assert np.allclose(ys, sorted(k.loc[ok, "achieved_tflops"]))
+    # the breakdown by category sums to the GPU time of the table (ms)
+    assert _arr(figs["fig-by-category"].data[0].x).sum() * 1e3 == pytest.approx(float(k["dur_us"].sum()))
+    # headline numbers are the written summary's
+    tot, mfu, cov = summ["totals"], summ["mfu"], summ["coverage"]
+    cards = _cards(text)
+    assert cards["GPU events"] == f"{tot['gpu_events']:,}" == f"{len(k):,}"
+    assert cards["MFU"] == f"{100 * mfu['mfu']:.3g}%"
+    assert cards["% of peak while busy (busy MFU)"] == f"{100 * mfu['busy_mfu']:.3g}%"
+    assert cards["GPU busy time"] == f"{tot['gpu_busy_us']:.3g} µs"
+    assert cards["achieved TFLOP/s (while busy)"] == f"{tot['flops'] / tot['gpu_busy_us'] / 1e6:.3g}"
+    assert cards["kernels linked to an op"] == f"{100 * cov['link_rate']:.3g}%"
+    assert cards["device"] == summ["device"]["name"]
+    # the no-FLOPs table counts every event without FLOPs once, under its own reason
+    body = text.split('id="no-flops"', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td class=\"n\">(\d+)</td>", body)
+    none = k[~(k["flops"].fillna(0) > 0)]
+    assert {html.unescape(r): int(n) for r, n in rows} == none["flops_reason"].value_counts().to_dict()
 
 
 @pytest.mark.skipif(not OWLV2.exists(), reason="shared owlv2 trace not present")

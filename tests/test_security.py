@@ -1,15 +1,16 @@
 """Issue #8 security: secrets never reach summary.json; committed traces hold no unredacted secrets; trace
 content is never eval'd, exec'd or unpickled. (The HTML report has its own browser test elsewhere.)"""
 import gzip
+import io
 import json
 import re
+import tokenize
 
 import pytest
 
 from tests.robust_helpers import BUNDLED, COMMITTED, REPO, analyze_cli, assert_ok, raw_bytes
+from traceflops.outputs.redact import SECRET_VALUE, redact_metadata
 
-SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|(^|_)KEY$)", re.I)
-SAFE_VALUES = {"", "<redacted>", "[redacted]", "redacted", "***", None}
 SECRETS = {
     "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwx",
     "WANDB_API_KEY": "0123456789abcdef0123456789abcdef01234567",
@@ -64,21 +65,34 @@ def test_summary_device_key_survives(tmp_path):
     assert dev["key"] and dev["key"] != "[redacted]"
 
 
+PLACEHOLDERS = {"<redacted>", "redacted", "***"}  # values the recording tool had already redacted
+
+
 def _secret_leaks(obj, path=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(k, str) and SECRET_NAME.search(k) and not isinstance(v, (dict, list, bool, int, float)) \
-                    and v not in SAFE_VALUES:
-                yield f"{path}/{k}"
-            yield from _secret_leaks(v, f"{path}/{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj[:100000]):
-            yield from _secret_leaks(v, f"{path}[{i}]")
+    """Paths of `obj` (trace metadata or event args) that traceflops' own redactor for them
+    (traceflops.outputs.redact.redact_metadata) would change, other than a value another tool had already redacted."""
+    yield from _changed(obj, redact_metadata(obj), path)
+
+
+def _changed(a, b, path):
+    if isinstance(a, dict):
+        for k, v in a.items():
+            yield from _changed(v, b[k], f"{path}/{k}")
+    elif isinstance(a, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            yield from _changed(x, y, f"{path}[{i}]")
+    elif a is not b and a != b and a not in PLACEHOLDERS:
+        yield path
 
 
 def test_scanner_catches_a_planted_secret():
     assert list(_secret_leaks({"metadata": {"env": {"HF_TOKEN": "hf_x"}}})) == ["/metadata/env/HF_TOKEN"]
-    assert list(_secret_leaks({"env": {"HF_TOKEN": "[redacted]", "KEY": ""}})) == []
+    assert list(_secret_leaks({"env": {"HF_TOKEN": "[redacted]", "KEY": "", "GH_TOKEN": "<redacted>"},
+                               "key": "h100-sxm"})) == []
+    assert list(_secret_leaks({"args": [{"note": "see " + SECRETS["GITHUB_TOKEN"]}]})) == ["/args[0]/note"]
+    assert list(_secret_leaks({"env": {"MY_CREDENTIAL": "c", "AUTH_HEADER": "Bearer x"}})) == [
+        "/env/MY_CREDENTIAL", "/env/AUTH_HEADER"]
+    assert list(_secret_leaks({"tokenizer": "gpt2", "max_position_embeddings": 8, "ts": float("nan")})) == []
 
 
 @pytest.mark.parametrize("trace", COMMITTED, ids=[p.name for p in COMMITTED])
@@ -94,7 +108,6 @@ def test_committed_traces_hold_no_unredacted_secrets(trace):
     leaks += [f"traceEvents[{i}]{x}" for i, e in enumerate(evs) if isinstance(e, dict) and "args" in e
               for x in _secret_leaks(e["args"], "/args")]
     assert not leaks, f"{trace.name}: unredacted secret-like keys: {leaks[:5]}"
-    from traceflops.outputs.redact import SECRET_VALUE
     m = SECRET_VALUE.search(raw.decode("utf-8", "replace"))
     assert m is None, f"{trace.name}: secret-looking value {m.group(0)[:8]}..."
 
@@ -115,22 +128,64 @@ def test_pickle_only_over_a_private_pipe():
     assert "os.pipe()" in code and "open(child.fd" in code
 
 
+UNSAFE = [re.compile(r"(?<![\w.])(eval|exec)\s*\("), re.compile(r"\b(pickle|cPickle|dill|marshal)\b"),
+          re.compile(r"\bread_pickle\b|allow_pickle\s*=\s*True|shell\s*=\s*True")]
+YAML_LOAD = re.compile(r"\b(yaml\.load|yaml\.unsafe_load)\s*\(")
+
+
+def _code_lines(text):
+    """The source's lines with every comment and string literal (docstrings too) blanked: only code is left."""
+    rows = [list(line) for line in text.splitlines()]
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):  # not a whole module: drop comments only
+        return [line.split("#", 1)[0] for line in text.splitlines()]
+    for tok in tokens:
+        if tok.type in (tokenize.STRING, tokenize.COMMENT):
+            (r0, c0), (r1, c1) = tok.start, tok.end
+            for r in range(r0, r1 + 1):
+                row = rows[r - 1]
+                for c in range(c0 if r == r0 else 0, c1 if r == r1 else len(row)):
+                    row[c] = " "
+    return ["".join(r) for r in rows]
+
+
+def _unsafe_lines(text, pickle_ipc=False):
+    """(line number, line) of code that could run or unpickle what it reads; `pickle_ipc` lets pickle through
+    (see PICKLE_IPC) but still not eval, exec, dill or marshal. Words in comments and strings are not code."""
+    out = []
+    lines = text.splitlines()
+    for i, code in enumerate(_code_lines(text), 1):
+        line = lines[i - 1]
+        if pickle_ipc and re.search(r"\bpickle\b", code) and not re.search(r"\b(eval|exec|dill|marshal)\b", code):
+            continue
+        if any(p.search(code) for p in UNSAFE) or YAML_LOAD.search(code) and "SafeLoader" not in code:
+            out.append((i, line.strip()))
+    return out
+
+
 def test_no_eval_exec_or_pickle_on_trace_content():
-    bad = []
-    for p in SOURCES:
-        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-            code = line.split("#", 1)[0]
-            if p == PICKLE_IPC and re.search(r"\bpickle\b", code) and not re.search(r"\b(eval|exec|dill|marshal)\b", code):
-                continue  # see PICKLE_IPC
-            if re.search(r"(?<![\w.])(eval|exec)\s*\(", code) or re.search(r"\b(pickle|cPickle|dill|marshal)\b", code) \
-                    or re.search(r"\b(yaml\.load|yaml\.unsafe_load)\s*\(", code) and "SafeLoader" not in code \
-                    or re.search(r"\bread_pickle\b|allow_pickle\s*=\s*True|shell\s*=\s*True", code):
-                bad.append(f"{p.relative_to(REPO)}:{i}: {line.strip()}")
+    bad = [f"{p.relative_to(REPO)}:{i}: {line}" for p in SOURCES
+           for i, line in _unsafe_lines(p.read_text(encoding="utf-8"), pickle_ipc=p == PICKLE_IPC)]
     assert not bad, "\n".join(bad)
     assert SOURCES, "package sources not found"
 
 
-def test_scanner_would_catch_eval(tmp_path):
-    code = "x = eval(data)"
-    assert re.search(r"(?<![\w.])(eval|exec)\s*\(", code)
-    assert not re.search(r"(?<![\w.])(eval|exec)\s*\(", "model.eval()")
+@pytest.mark.parametrize("code", ["x = eval(data)", "exec(code)", "obj = pickle.loads(b)", "import marshal",
+                                  "cfg = yaml.load(f)", "df = pd.read_pickle(p)", "np.load(p, allow_pickle=True)",
+                                  "subprocess.run(cmd, shell=True)", "import dill"])
+def test_scanner_would_catch(code):
+    assert _unsafe_lines(f"import os\n{code}\n") == [(2, code)]
+
+
+@pytest.mark.parametrize("code", ["model.eval()", "cfg = yaml.load(f, Loader=yaml.SafeLoader)", "x = 1  # eval(x)",
+                                  "evaluate(x)", "executor.submit(fn)", '"""a pickle holding the code"""',
+                                  "msg = 'never eval(data)'", "ops = pickletools.genops(data)"])
+def test_scanner_lets_safe_code_through(code):
+    assert _unsafe_lines(code) == []
+
+
+def test_scanner_lets_only_pickle_through_the_ipc_file():
+    text = "pickle.dump(result, f)\nresult = pickle.load(f)\nx = eval(s)\n"
+    assert _unsafe_lines(text, pickle_ipc=True) == [(3, "x = eval(s)")]
+    assert [i for i, _ in _unsafe_lines(text)] == [1, 2, 3]

@@ -15,7 +15,7 @@ import orjson
 from ..errors import TraceError
 from ..ingest.tables import GPU_KINDS  # the same event selection as ingest: one row per GPU event
 from ..numbers import finite_or_none
-from ..outputs.redact import redact
+from ..outputs.redact import redact_metadata
 
 ANNOTATED = ("flops", "bytes", "achieved_tflops", "ceiling_tflops", "pct_of_ceiling", "bound", "op")
 
@@ -127,10 +127,10 @@ def annotate(path, out, analysis=None, **analyze_kw):
     a = analysis if analysis is not None else analyze(path, **analyze_kw)
     header, events = load_events(path, analyze_kw.get("max_bytes"))
     matched, total = annotate_events(a, events)
-    header = redact({k: v for k, v in header.items() if k != "traceEvents"})
+    header = redact_metadata({k: v for k, v in header.items() if k != "traceEvents"})
     for ev in events:
         if isinstance(ev.get("args"), dict):
-            ev["args"] = redact(ev["args"])
+            ev["args"] = redact_metadata(ev["args"])
     doc = dict(header)
     doc["traceEvents"] = events
     try:

@@ -73,6 +73,8 @@ def cost_from_launch_shapes(k, ops, launches):
         k.iat[r, k.columns.get_loc("dtype")] = dtype
         k.iat[r, k.columns.get_loc("family")] = "gemm"
         k.iat[r, k.columns.get_loc("flops_source")] = "launch_shapes"
+        if "bytes_source" in k.columns:
+            k.iat[r, k.columns.get_loc("bytes_source")] = "launch_shapes"
         k.iat[r, k.columns.get_loc("flops_reason")] = None
         k.iat[r, k.columns.get_loc("op")] = o_name[op]
         done += 1

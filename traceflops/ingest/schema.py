@@ -41,6 +41,7 @@ class Args(msgspec.Struct, gc=False):  # plain values only: no GC tracking neede
     python_parent_id: Any = field(name="Python parent id", default=None)
     kernel_flop: Any = None
     kernel_num_gb: Any = None
+    kernel_hash: Any = None  # Inductor Triton launches: the kernel module's PyCodeCache key (cost/compiled.py)
     collective: Any = field(name="Collective name", default=None)
     in_msg_nelems: Any = field(name="In msg nelems", default=None)
     out_msg_nelems: Any = field(name="Out msg nelems", default=None)

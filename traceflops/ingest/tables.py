@@ -246,6 +246,7 @@ def op_columns(evs):
     cols["concrete_inputs"], cols["concrete"] = raw_json(_arg(args, "concrete"))
     cols["kernel_flop"] = floats(_arg(args, "kernel_flop"))
     cols["kernel_num_gb"] = floats(_arg(args, "kernel_num_gb"))
+    cols["kernel_hash"] = [h if isinstance(h, str) and h else None for h in _arg(args, "kernel_hash")]
     cols.update(_comm(args))
     return cols
 
@@ -292,7 +293,7 @@ def python_columns(evs):
 
 
 _STR_COLS = {"name", "pid", "tid", "kind", "id", "ph"}
-_STR_COLS_BY = {"ops": {"cat"}, "flows": {"cat"}, "launch": {"kernel"}}
+_STR_COLS_BY = {"ops": {"cat", "kernel_hash"}, "flows": {"cat"}, "launch": {"kernel"}}
 
 
 def _str_cols(key):

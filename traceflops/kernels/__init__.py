@@ -2,7 +2,8 @@
 
 Importing this package never imports torch.
 """
-from . import attention, comm, conv, gemm, index, inductor, norm, pointwise, pooling, reduction, routing  # noqa: F401  (register formulas)
+from . import (attention, collectives, comm, conv, conv_legacy, fbgemm, gemm, index, inductor, loss,  # noqa: F401
+               movement, norm, pointwise, pooling, quant_gemm, reduction, rng, rnn, routing, serving)  # (register formulas)
 from .args import Args
 from .dtypes import compute_dtype, dtype_bytes
 from .frame import cost_ops

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
-from .dtypes import NON_TENSOR, dtype_bytes
+from .dtypes import NON_TENSOR, canonical, dtype_bytes
+
+LISTS = ("TensorList", "GenericList")
 
 
 def numel(shape) -> int:
@@ -20,25 +22,55 @@ def _as_int(x):
     raise ValueError(f"not an int: {x!r}")
 
 
-class Args:
-    """Positional view of one op's recorded inputs; every accessor tolerates missing data."""
+def _is_shape(d):
+    return isinstance(d, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in d)
 
-    __slots__ = ("dims", "types", "concrete", "extra")
+
+def _unflatten(dims, types):
+    """Torch 1.10-1.12 with list flattening wrote a list input's tensor shapes into Input Dims in its place
+    (one entry per tensor, none for an empty list), so Input Dims is longer than Input type. With exactly one
+    list input the list's shapes are the surplus entries from its position on: nest them back."""
+    extra = len(dims) - len(types)
+    lists = [i for i, t in enumerate(types) if t in LISTS]
+    if extra <= 0 or len(lists) != 1:
+        return dims
+    i = lists[0]
+    return dims[:i] + [dims[i:i + extra + 1]] + dims[i + extra + 1:]
+
+
+class Args:
+    """Positional view of one op's recorded inputs; every accessor tolerates missing data.
+
+    Recording formats: `types` empty while dims are recorded (torch 1.8 wrote `Input dims` without types):
+    `untyped`, a non-empty shape is a tensor of unknown dtype (a 0-dim tensor cannot be told from a scalar).
+    TensorLists nested (>= 2.1), flattened into Input Dims (1.10-1.12), or `[]` (not recorded: 1.8-2.0).
+    """
+
+    __slots__ = ("dims", "types", "concrete", "extra", "untyped")
 
     def __init__(self, dims, types, concrete, extra=None):
         self.dims = dims if isinstance(dims, list) else []
         self.types = types if isinstance(types, list) else []
         self.concrete = concrete if isinstance(concrete, list) else []
         self.extra = extra or {}
+        self.untyped = not self.types and bool(self.dims)
+        if len(self.dims) > len(self.types) and self.types:
+            self.dims = _unflatten(self.dims, self.types)
 
     def __len__(self):
         return len(self.dims)
 
     def type(self, i) -> str:
+        """The recorded type of input i in its canonical spelling ('float', 'long int', ...), the marker as
+        recorded for non-tensors ('Scalar', 'TensorList', '')."""
         t = self.types[i] if i < len(self.types) else ""
-        return t if isinstance(t, str) else ""
+        if not isinstance(t, str):
+            return ""
+        return canonical(t) or t
 
     def is_tensor(self, i) -> bool:
+        if self.untyped:
+            return i < len(self.dims) and bool(self.dims[i]) and _is_shape(self.dims[i])
         return i < len(self.dims) and self.type(i) not in NON_TENSOR and dtype_bytes(self.type(i)) is not None
 
     def shape(self, i):
@@ -46,20 +78,25 @@ class Args:
         if not self.is_tensor(i):
             return None
         d = self.dims[i]
-        if not isinstance(d, list) or any(not isinstance(x, int) or isinstance(x, bool) for x in d):
+        return d if _is_shape(d) else None
+
+    def tensor_list(self, i):
+        """Shapes of a TensorList input, or None when they were not recorded (an empty list records as `[]`
+        too, so `[]` reads as not recorded). A flat shape under a TensorList type is a one-tensor list."""
+        if i >= len(self.dims) or self.type(i) not in LISTS:
+            return None
+        d = self.dims[i]
+        if not isinstance(d, list) or not d:
+            return None
+        if _is_shape(d):  # a flattened list of one tensor (int lists record no dims, so this is a shape)
+            return [d]
+        if not all(_is_shape(s) for s in d):
             return None
         return d
 
-    def tensor_list(self, i):
-        """Shapes of a TensorList input (nested dims), or None when they were not recorded."""
-        if i >= len(self.dims) or self.type(i) != "TensorList":
-            return None
-        d = self.dims[i]
-        if not isinstance(d, list) or not d or not all(isinstance(s, list) for s in d):
-            return None
-        if any(not isinstance(x, int) for s in d for x in s):
-            return None
-        return d
+    def list_not_recorded(self, i) -> bool:
+        """Input i is a TensorList whose shapes this PyTorch version did not record."""
+        return i < len(self.types) and self.type(i) in LISTS and self.tensor_list(i) is None
 
     def itemsize(self, i):
         return dtype_bytes(self.type(i))

@@ -81,15 +81,19 @@ def _sdpa(a, causal_i, mask_i=None, backward=False, lse_i=None, go=0):
     if s is None:
         return None
     (b, hq, lq, dqk), k, v = s
-    note = _mask_note(a, mask_i)
+    note = masked = _mask_note(a, mask_i)
     causal = bool(a.bool(causal_i, False)) and note is None
+    source = "formula"
+    if a.bool(causal_i) is None and not any(a.raw(i) for i in range(len(a.concrete))) and lq > 1:
+        # torch <= 2.0 recorded no Concrete Inputs: is_causal unknown, the dense count is an upper bound
+        note, source = "is_causal not recorded: counted dense (an upper bound)", "estimate"
     if backward:
         # read grad_out, q, k, v, out, logsumexp; write dq, dk, dv (same shapes as q, k, v)
         io = _io(a, [go, 1, 2, 3, 4, lse_i, 1, 2, 3], 0)
     else:
-        io = _io(a, [0, 1, 2] + ([mask_i] if note else []), b * hq * lq * v[3])
+        io = _io(a, [0, 1, 2] + ([mask_i] if masked else []), b * hq * lq * v[3])
     return attention_cost(a, b, hq, lq, k[2], dqk, v[3], causal, False, backward=backward, io_bytes=io,
-                          note=note, qi=off)
+                          note=note, qi=off, source=source)
 
 
 @register("aten::_scaled_dot_product_flash_attention", family="attention")
@@ -294,7 +298,7 @@ def _flash_lib(a, off, icq, ick, imq, imk, icausal, wl, wr, backward=False):
     if s is None:
         return None
     b, lq, lk, hq, dqk, dv, exact = s
-    reads = [off, off + 1, off + 2] + ([0, 4, 1, 2, 3] if backward else [])
+    reads = [off, off + 1, off + 2] + ([0, 4, 5, 1, 2, 3] if backward else [])  # + dout, out, lse; dq, dk, dv
     io = _io(a, reads, 0 if backward else int(round(b * lq)) * hq * dv)
     return attention_cost(a, b, hq, int(round(lq)), int(round(lk)), dqk, dv, bool(a.bool(icausal, False)), True,
                           wl, wr, backward=backward, io_bytes=io, source="formula" if exact else "estimate",

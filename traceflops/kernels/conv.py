@@ -49,10 +49,13 @@ def _conv(a, ix, iw, ib, i_stride, i_pad, i_dil, i_trans, i_opad, i_groups):
     x, w = a.shape(ix), a.shape(iw)
     if x is None or w is None or len(x) < 3 or len(x) != len(w):
         return None
-    transposed = a.bool(i_trans, False) if i_trans is not None else False
+    transposed = a.bool(i_trans) if i_trans is not None else False
     groups = a.int(i_groups, 1) if i_groups is not None else 1
-    out_sp = conv_out_spatial(x, w, a.ints(i_stride), a.ints(i_pad), a.ints(i_dil), transposed,
-                              a.ints(i_opad) if i_opad is not None else None)
+    geometry = [a.ints(i) for i in (i_stride, i_pad, i_dil) + ((i_opad,) if transposed else ()) if i is not None]
+    if transposed is None or any(g is None for g in geometry):
+        return None  # int lists not recorded (torch <= 2.0 has no Concrete Inputs): the output size is unknown
+    get = lambda i: a.ints(i) if i is not None else None  # noqa: E731
+    out_sp = conv_out_spatial(x, w, get(i_stride), get(i_pad), get(i_dil), transposed, get(i_opad))
     if out_sp is None or min(out_sp) <= 0:
         return None
     c_out = w[1] * groups if transposed else w[0]
@@ -67,18 +70,6 @@ def _conv(a, ix, iw, ib, i_stride, i_pad, i_dil, i_trans, i_opad, i_groups):
 def convolution_flop(a):
     """convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)."""
     return _conv(a, 0, 1, 2, 3, 4, 5, 6, 7, 8)
-
-
-@register("aten::cudnn_convolution", family="conv")
-def cudnn_convolution_flop(a):
-    """cudnn_convolution(self, weight, padding, stride, dilation, groups, ...): no bias input."""
-    return _conv(a, 0, 1, None, 3, 2, 4, None, None, 5)
-
-
-@register("aten::cudnn_convolution_transpose", family="conv")
-def cudnn_convolution_transpose_flop(a):
-    """cudnn_convolution_transpose(self, weight, padding, output_padding, stride, dilation, groups, ...)."""
-    return _conv_t(a, 0, 1, None, 4, 2, 5, 3, 6)
 
 
 def _conv_t(a, ix, iw, ib, i_stride, i_pad, i_dil, i_opad, i_groups):
@@ -131,12 +122,9 @@ def convolution_backward_flop(a):
     # the spatial size the conv iterates over: output for a conv, input for a transposed conv
     conv_sp = x[2:] if transposed else go[2:]
     k = numel(w[2:])
-    flops = 0
-    if mask[0]:
-        flops += 2 * x[0] * numel(conv_sp) * k * w[0] * w[1]
-    if mask[1]:
-        c_in, c_out = (x[1], go[1])
-        flops += 2 * x[0] * numel(conv_sp) * k * c_in * c_out
+    dgrad = 2 * x[0] * numel(conv_sp) * k * w[0] * w[1] if mask[0] else 0
+    wgrad = 2 * x[0] * numel(conv_sp) * k * x[1] * go[1] if mask[1] else 0
+    flops = dgrad + wgrad
     size = dtype_bytes(a.type(0))
     nbytes = None
     if size is not None:
@@ -149,4 +137,4 @@ def convolution_backward_flop(a):
         if mask[2]:
             nbytes += go[1] * size
     return OpCost(flops=float(flops), bytes=None if nbytes is None else float(nbytes),
-                  dtype=compute_name(a.type(0)))
+                  dtype=compute_name(a.type(0)), flops_parts=(("dgrad", float(dgrad)), ("wgrad", float(wgrad))))

@@ -7,13 +7,13 @@ output, so it is not counted as a read.
 """
 from __future__ import annotations
 
-from .dtypes import SCALAR_TYPE_CODES, dtype_bytes
+from .dtypes import dtype_bytes, scalar_type
 from .registry import OpCost, compute_name, numel, register
 
 
 def _matmul_cost(flops, a, ia, ib, out_elems, extra_reads=(), out_type=None, source="formula", note=None):
     ta = a.type(ia)
-    reads = [a.nbytes(ia), a.nbytes(ib)] + [a.nbytes(i) for i in extra_reads]
+    reads = [a.nbytes(ia), a.nbytes(ib)] + [a.nbytes(i) if i < len(a.dims) else 0 for i in extra_reads]
     out_size = dtype_bytes(out_type or ta)
     if any(r is None for r in reads) or out_size is None:
         nbytes = None
@@ -36,7 +36,7 @@ def mm_flop(a):
     return _matmul_cost(2 * m * n * k, a, 0, 1, m * n, out_type=out_type)
 
 
-@register("aten::addmm", family="gemm")
+@register("aten::addmm", "aten::_addmm_activation", family="gemm")
 def addmm_flop(a):
     """bias + [M,K] @ [K,N]: 2*M*N*K (the bias add is not counted); bias is read once."""
     x, w = a.shape(1), a.shape(2)
@@ -110,21 +110,40 @@ def dot_flop(a):
 
 
 def _out_dtype(a, i, default):
-    code = a.int(i)
-    return SCALAR_TYPE_CODES.get(code, default) if code is not None else default
+    return scalar_type(a.raw(i)) or default
 
 
 @register("aten::_scaled_mm", family="gemm")
 def scaled_mm_flop(a):
-    """fp8 [M,K] @ [K,N] with scales: 2*M*N*K; reads scales and bias; out dtype from `out_dtype`
-    (input 6), else the input dtype as torch does."""
+    """fp8 [M,K] @ [K,N] with scales: 2*M*N*K; reads the scales and bias. Two layouts (ops.md §0.2): torch >= 2.5
+    (self, mat2, scale_a, scale_b, bias, scale_result, out_dtype, use_fast_accum); 2.1-2.4 (self, mat2, *, bias,
+    out_dtype, scale_a, scale_b, scale_result[, use_fast_accum]), where position 3 is a ScalarType (never a
+    tensor). The output dtype is out_dtype, else the input dtype as torch does."""
     x, w = a.shape(0), a.shape(1)
     if x is None or w is None or len(x) != 2 or len(w) != 2:
         return None
     m, k = x
     n = w[1]
+    if a.shape(3) is None and len(a.dims) > 4 and a.shape(4) is not None:  # 2.1-2.4
+        return _matmul_cost(2 * m * n * k, a, 0, 1, m * n, extra_reads=(2, 4, 5, 6),
+                            out_type=_out_dtype(a, 3, a.type(0)))
     return _matmul_cost(2 * m * n * k, a, 0, 1, m * n, extra_reads=(2, 3, 4),
                         out_type=_out_dtype(a, 6, a.type(0)))
+
+
+@register("aten::_scaled_mm_v2", family="gemm")
+def scaled_mm_v2_flop(a):
+    """_scaled_mm_v2(self, mat2, scale_a Tensor[], recipe_a, swizzle_a, scale_b Tensor[], recipe_b, swizzle_b,
+    bias, out_dtype, contraction_dim, use_fast_accum) (2.10+): 2*M*N*K; scale lists are read (1 byte per
+    element: their dtype is not recorded)."""
+    x, w = a.shape(0), a.shape(1)
+    if x is None or w is None or len(x) != 2 or len(w) != 2:
+        return None
+    m, k = x
+    n = w[1]
+    res = _matmul_cost(2 * m * n * k, a, 0, 1, m * n, extra_reads=(8,), out_type=_out_dtype(a, 9, a.type(0)))
+    scales = sum(numel(s) for i in (2, 5) for s in (a.tensor_list(i) or []))
+    return res if res.bytes is None else OpCost(**{**res.__dict__, "bytes": res.bytes + scales})
 
 
 @register("aten::_grouped_mm", "aten::_scaled_grouped_mm", family="gemm")
@@ -147,10 +166,10 @@ def grouped_mm_flop(a):
         n = w[2]
         flops, out = 2 * t * k * n, t * n
         note = "assumes offs covers all rows"
-    elif len(x) == 3 and len(w) == 2:
-        g, m, k = x
+    elif len(x) == 3 and len(w) == 2:  # offs splits N: group g's columns meet only x[g] -> [M, N_total]
+        _, m, k = x
         n = w[1]
-        flops, out = 2 * g * m * k * n, g * m * n
+        flops, out = 2 * m * k * n, m * n
     elif len(x) == 2 and len(w) == 2:
         m, k = x
         n = w[1]
@@ -158,9 +177,12 @@ def grouped_mm_flop(a):
         note = "2d x 2d: K split in groups; output groups not visible"
     else:
         return None
-    # inputs 2,3 are offs/bias (_grouped_mm) or the scales (_scaled_grouped_mm): all are read
-    return _matmul_cost(flops, a, 0, 1, out, extra_reads=(2, 3), source="estimate" if note else "formula",
-                        note=note)
+    # _grouped_mm(self, mat2, offs, bias, out_dtype); _scaled_grouped_mm(self, mat2, scale_a, scale_b, offs,
+    # bias, scale_result, out_dtype, use_fast_accum): every optional tensor is read
+    scaled = (a.extra.get("name") or "").endswith("_scaled_grouped_mm")
+    reads, out_i = ((2, 3, 4, 5, 6), 7) if scaled else ((2, 3), 4)
+    return _matmul_cost(flops, a, 0, 1, out, extra_reads=reads, source="estimate" if note else "formula",
+                        note=note, out_type=_out_dtype(a, out_i, a.type(0)))
 
 
 @register("aiter::gemm_a16w16", "vllm::rocm_unquantized_gemm", "aiter::gemm_a8w8",

@@ -129,6 +129,9 @@ _HELPER = re.compile(r"splitKreduce|splitK_reduce|^Memset|memset|scalePackedTens
                      r"|_finalize_matmul_scatter|computeOffsets|compute\w*OffsetsKernel|GemmSerialReduce|cublasLt::.*[Rr]educe"
                      r"|reduce_wgrad_nchw_helper|im2col4d_kernel|Im2d2Col|Col2Im|ReduceSplitK|_PostGSU|PostGSU"
                      r"|generateWinogradTilesKernel|paged_attention\w*_reduce_kernel"
+                     # split-KV attention: the combine pass merges the splits' partial outputs (a few adds per
+                     # output element); the QK^T and PV work is in the split kernels
+                     r"|splitkv_combine|fwd_combine_kernel|fmha_fwd_splitkv_combine|FmhaFwdSplitKVCombine"
                      # attention-backward pre/post passes (rowsum(dO*O), dQ accumulator conversion): on an H100
                      # ncu counts every tensor op of a flash backward in the dq_dk_dv kernel (sample_traces/gpu)
                      r"|dot_do_o|convert_dq|convert_dkv|clear_dkvaccum|[Bb]wd_?[Pp]reprocess|[Bb]wd_?[Pp]ostprocess")

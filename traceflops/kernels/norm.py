@@ -19,7 +19,7 @@ def _stat_size(a, i):
 
 
 def _cost(a, flops, reads, writes_elems, stat_elems, xi=0, note=None):
-    rb = [a.nbytes(i) for i in reads]
+    rb = [a.nbytes(i) if i < len(a.dims) else 0 for i in reads]  # older layouts lack trailing inputs
     size = a.itemsize(xi)
     if None in rb or size is None:
         nbytes = None
@@ -84,7 +84,7 @@ def rms_norm_backward_flop(a):
     return _cost(a, 6 * n, [0, 1, 3, 4], (n if mask[0] else 0) + (w if mask[1] else 0), 0, xi=1)
 
 
-@register("aiter::rms_norm", "aiter::rmsnorm2d_fwd", "vllm::rocm_aiter_rms_norm", "_C::rms_norm",
+@register("aiter::rms_norm", "aiter::rmsnorm2d_fwd", "vllm::rocm_aiter_rms_norm",
           family="norm")
 def rms_norm_out_of_place_flop(a):
     """Custom rms norm (input [..., D], weight [D], eps, ...): 4 per element; writes output."""
@@ -94,7 +94,8 @@ def rms_norm_out_of_place_flop(a):
     return _cost(a, 4 * numel(x), [0, 1], numel(x), 0)
 
 
-@register("aiter::rmsnorm", "sgl_kernel::rmsnorm", family="norm")
+@register("aiter::rmsnorm", "sgl_kernel::rmsnorm", "_C::rms_norm", "sgl_kernel::gemma_rmsnorm", "flashinfer::rmsnorm",
+          "flashinfer::gemma_rmsnorm", family="norm")
 def rms_norm_into_out_flop(a):
     """Custom rms norm (out, input, weight, eps): 4 per element; reads input and weight, writes out."""
     out, x, w = a.shape(0), a.shape(1), a.shape(2)
@@ -116,6 +117,7 @@ def add_rms_norm_flop(a):
 
 
 @register("vllm::rocm_aiter_rmsnorm2d_fwd_with_add", "_C::fused_add_rms_norm", "sgl_kernel::fused_add_rmsnorm",
+          "sgl_kernel::gemma_fused_add_rmsnorm", "flashinfer::fused_add_rmsnorm", "flashinfer::gemma_fused_add_rmsnorm",
           family="norm")
 def add_rms_norm_inplace_flop(a):
     """In-place residual add + rms norm (input, residual, weight, eps): 5 per element;
@@ -261,3 +263,105 @@ def nll_loss_backward_flop(a):
     size = a.itemsize(1)
     nbytes = nt * a.itemsize(2) + nt * size * (2 if _present(a, 3) else 1) + 2 * size
     return OpCost(flops=float(nt), bytes=float(nbytes), dtype=compute_name(a.type(1)))
+
+
+@register("aiter::_groupnorm_run", family="norm")
+def aiter_groupnorm_flop(a):
+    """aiter group norm (x [N, C, ...], num_groups, weight [C], bias [C], eps): (5 + affine) per element, as
+    native_group_norm; writes the output."""
+    x = a.shape(0)
+    if x is None or len(x) < 2:
+        return None
+    n = numel(x)
+    return _cost(a, (5 + _present(a, 2) + _present(a, 3)) * n, [0, 2, 3], n, 0)
+
+
+@register("_C::rms_norm_static_fp8_quant", "_C::rms_norm_dynamic_per_token_quant", family="norm")
+def rms_norm_quant_flop(a):
+    """vLLM fused rms norm + fp8 quant (result fp8, input [T, H], weight [H], scale, ...): 4 per element for the
+    norm + 1 for the scaling; reads input and weight, writes the 1-byte result (+ per-token scales)."""
+    out, x, w = a.shape(0), a.shape(1), a.shape(2)
+    if out is None or x is None or w is None or a.itemsize(1) is None or a.itemsize(0) is None:
+        return None
+    n = numel(x)
+    nbytes = a.nbytes(1) + a.nbytes(2) + n * a.itemsize(0) + (a.nbytes(3) or 0)
+    return OpCost(flops=5.0 * n, bytes=float(nbytes), dtype=compute_name(a.type(1)))
+
+
+@register("_C::fused_add_rms_norm_static_fp8_quant", family="norm")
+def add_rms_norm_quant_flop(a):
+    """(result fp8, input, residual (written), weight, scale, eps): 6 per element (add + norm 4 + scale);
+    reads input, residual, weight, writes residual and the 1-byte result."""
+    out, x, r = a.shape(0), a.shape(1), a.shape(2)
+    if out is None or x is None or r is None or a.itemsize(1) is None or a.itemsize(0) is None:
+        return None
+    n = numel(x)
+    nbytes = a.nbytes(1) + 2 * a.nbytes(2) + (a.nbytes(3) or 0) + n * a.itemsize(0)
+    return OpCost(flops=6.0 * n, bytes=float(nbytes), dtype=compute_name(a.type(1)))
+
+
+# SyncBatchNorm (DDP): statistics per rank, gathered, then applied. The per-element constants split the batch
+# norm convention (training 5, backward 8) between the kernels: stats 3, elemt 2 (+affine), backward 4 + 4.
+@register("aten::batch_norm_stats", family="norm")
+def batch_norm_stats_flop(a):
+    """batch_norm_stats(input [N, C, ...], eps): mean and invstd per channel (Welford): 3 per element; reads
+    input, writes 2 x C fp32."""
+    x = a.shape(0)
+    if x is None or len(x) < 2:
+        return None
+    return _cost(a, 3 * numel(x), [0], 0, 2 * x[1])
+
+
+@register("aten::batch_norm_update_stats", family="norm")
+def batch_norm_update_stats_flop(a):
+    """batch_norm_update_stats(input, running_mean, running_var, momentum): 3 per element; reads input and the
+    running stats, writes them and the batch mean/var."""
+    x = a.shape(0)
+    if x is None or len(x) < 2:
+        return None
+    return _cost(a, 3 * numel(x), [0, 1, 2], 0, 4 * x[1])
+
+
+@register("aten::batch_norm_gather_stats", "aten::batch_norm_gather_stats_with_counts", family="norm")
+def batch_norm_gather_stats_flop(a):
+    """(input, mean [W, C], invstd [W, C], running_mean, running_var, momentum, eps, count(s)): merges the
+    ranks' statistics; input is read for its shape only. Reads mean, invstd, counts and the running stats,
+    writes mean and invstd [C] (+ the running stats). FLOPs not counted (a few per rank and channel)."""
+    m = a.shape(1)
+    if m is None or len(m) != 2:
+        return None
+    reads = [a.nbytes(i) or 0 for i in (1, 2, 3, 4, 7)]
+    return OpCost(flops=None, bytes=float(sum(reads) + (a.nbytes(3) or 0) + (a.nbytes(4) or 0) + 2 * m[1] * 4),
+                  dtype=compute_name(a.type(1)))
+
+
+@register("aten::batch_norm_elemt", family="norm")
+def batch_norm_elemt_flop(a):
+    """batch_norm_elemt(input, weight, bias, mean, invstd, eps): normalize, 2 + affine per element; reads
+    input and the C-sized tensors, writes the output."""
+    x = a.shape(0)
+    if x is None:
+        return None
+    n = numel(x)
+    return _cost(a, (2 + _present(a, 1) + _present(a, 2)) * n, [0, 1, 2, 3, 4], n, 0)
+
+
+@register("aten::batch_norm_backward_reduce", family="norm")
+def batch_norm_backward_reduce_flop(a):
+    """(grad_out, input, mean, invstd, weight, input_g, weight_g, bias_g): sum_dy and sum_dy_xmu per channel,
+    4 per element; reads grad_out and input, writes 4 x C fp32."""
+    x = a.shape(1)
+    if x is None or len(x) < 2:
+        return None
+    return _cost(a, 4 * numel(x), [0, 1, 2, 3, 4], 0, 4 * x[1], xi=1)
+
+
+@register("aten::batch_norm_backward_elemt", family="norm")
+def batch_norm_backward_elemt_flop(a):
+    """(grad_out, input, mean, invstd, weight, sum_dy / mean_dy, sum_dy_xmu / mean_dy_xmu, count): grad_input,
+    4 per element; reads grad_out and input, writes grad_input."""
+    x = a.shape(1)
+    if x is None:
+        return None
+    n = numel(x)
+    return _cost(a, 4 * n, [0, 1, 2, 3, 4, 5, 6, 7], n, 0, xi=1)

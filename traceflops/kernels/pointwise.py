@@ -136,17 +136,27 @@ def _list_dtype(a, i=None):
     return hint if isinstance(hint, str) and dtype_bytes(hint) is not None else None
 
 
+LIST_NOTE = "TensorList dtype not recorded: 1 byte per element (a lower bound)"
+
+
+def _list_cost(flops, elems, t, note=None):
+    """OpCost of an op over TensorLists moving `elems` elements: exact with a dtype hint, else a lower bound at
+    1 byte per element (no torch dtype is smaller)."""
+    if t is not None:
+        return OpCost(flops=float(flops), bytes=float(elems * dtype_bytes(t)), dtype=compute_name(t), note=note)
+    return OpCost(flops=float(flops), bytes=float(elems), bytes_source="lower_bound",
+                  note=f"{note}; {LIST_NOTE}" if note else LIST_NOTE)
+
+
 @register("aten::cat", "aten::concat", "aten::concatenate", family="copy")
 def cat_flop(a):
     """cat(tensors, dim): 0 flops; read every input, write their sum. The list's dtype is not in
-    the trace: bytes need extra['dtype_hint'] (else None)."""
+    the trace: bytes need extra['dtype_hint'], else 1 byte per element (a lower bound)."""
     shapes = a.tensor_list(0)
     if shapes is None:
         return None
     n = sum(numel(s) for s in shapes if s != [0])
-    t = _list_dtype(a)
-    return OpCost(flops=0.0, bytes=None if t is None else float(2 * n * dtype_bytes(t)), dtype=compute_name(t),
-                  note=None if t else "TensorList dtype not recorded")
+    return _list_cost(0, 2 * n, _list_dtype(a))
 
 
 FOREACH_FLOPS = {"add": 1, "sub": 1, "mul": 1, "div": 1, "addcmul": 3, "addcdiv": 3, "lerp": 3, "sqrt": 1,
@@ -154,21 +164,37 @@ FOREACH_FLOPS = {"add": 1, "sub": 1, "mul": 1, "div": 1, "addcmul": 3, "addcdiv"
                  "reciprocal": 1, "sign": 1, "copy": 0, "zero": 0}
 
 
+def _from_result_types(a):
+    """(shapes, dtype) of a foreach op's first list from the `aten::result_type(tensor, scalar)` checks it runs on
+    every tensor of it (recorded with shape and dtype where the list itself is not, torch 1.13-2.0)."""
+    kids = [c for c in a.extra.get("children") or () if c[0] == "aten::result_type" and c[1] and c[2]]
+    shapes = [c[1][0] for c in kids if isinstance(c[1][0], list)]
+    types = {c[2][0] for c in kids}
+    if not shapes or len(types) != 1:
+        return None, None
+    t = next(iter(types))
+    return shapes, (t if dtype_bytes(t) is not None else None)
+
+
 def _foreach(op, per_elem, inplace):
     def foreach_flop(a):
         lists = [a.tensor_list(i) for i in range(len(a))]
         lists = [l for l in lists if l is not None]
-        if not lists:
-            return None
-        n = sum(numel(s) for s in lists[0])
         t = _list_dtype(a)
+        if not lists:
+            # every list of a foreach op has the first list's shapes
+            first, t = _from_result_types(a)
+            n_lists = sum(1 for i in range(len(a)) if a.type(i) == "TensorList")
+            if not first or not n_lists:
+                return None
+            lists = [first] * n_lists
+        n = sum(numel(s) for s in lists[0])
         # every list is read once; copy_/zero_ do not read their destination
         reads = sum(numel(s) for l in lists for s in l) - (n if op in ("copy", "zero") else 0)
-        nbytes = None if t is None else float((reads + n) * dtype_bytes(t))
-        return OpCost(flops=float(per_elem * n), bytes=nbytes, dtype=compute_name(t),
-                      note=None if t else "TensorList dtype not recorded")
-    foreach_flop.__doc__ = f"_foreach_{op}: {per_elem} flop(s) per element of the first list."
-    register(f"aten::_foreach_{op}{'_' if inplace else ''}", family="optimizer")(foreach_flop)
+        return _list_cost(per_elem * n, reads + n, t)
+    foreach_flop.__doc__ = (f"_foreach_{op}: {per_elem} flop(s) per element of the first list. Lists not recorded "
+                            "(torch 1.13-2.0): their shapes and dtype from the aten::result_type check per tensor.")
+    register(f"aten::_foreach_{op}{'_' if inplace else ''}", family="optimizer", context="children")(foreach_flop)
 
 
 for _op, _n in FOREACH_FLOPS.items():
@@ -190,10 +216,68 @@ def fused_adam_flop(a):
     amsgrad = bool(a.tensor_list(4))
     wd = a.num(9, 0.0) or 0.0
     flops = (12 + (2 if wd else 0) + (1 if amsgrad else 0)) * n
-    t = _list_dtype(a)
     lists = 4 + (1 if amsgrad else 0) + 3 + (1 if amsgrad else 0)
-    return OpCost(flops=float(flops), bytes=None if t is None else float(lists * n * dtype_bytes(t)),
-                  dtype=compute_name(t), note=None if t else "TensorList dtype not recorded")
+    return _list_cost(flops, lists * n, _list_dtype(a))
+
+
+@register("aten::_fused_sgd_", family="optimizer")
+def fused_sgd_flop(a):
+    """_fused_sgd_(params, grads, momentum_buffer_list, weight_decay, momentum, lr, dampening, nesterov, maximize,
+    is_first_step, grad_scale, found_inf): per parameter 2 (the update) + 2 with weight decay + 3 with momentum
+    (buffers recorded); reads p, g (+ buf), writes p (+ buf)."""
+    params = a.tensor_list(0)
+    if params is None:
+        return None
+    n = sum(numel(s) for s in params)
+    mom = bool(a.tensor_list(2))
+    wd = a.num(3, 0.0) or 0.0
+    return _list_cost((2 + (2 if wd else 0) + (3 if mom else 0)) * n, (5 if mom else 3) * n, _list_dtype(a))
+
+
+@register("aten::_fused_adagrad_", family="optimizer")
+def fused_adagrad_flop(a):
+    """_fused_adagrad_(params, grads, state_sums, state_steps, lr, lr_decay, weight_decay, eps, maximize, ...):
+    6 per parameter (sum += g^2 2, the scaled step 4) + 2 with weight decay; reads p, g, sum, writes p, sum."""
+    params = a.tensor_list(0)
+    if params is None:
+        return None
+    n = sum(numel(s) for s in params)
+    wd = a.num(6, 0.0) or 0.0
+    return _list_cost((6 + (2 if wd else 0)) * n, 5 * n, _list_dtype(a))
+
+
+@register("aten::_foreach_norm", family="optimizer")
+def foreach_norm_flop(a):
+    """_foreach_norm(self[], ord, dtype): 2 per element (square, accumulate); reads every tensor, writes one
+    fp32 norm per tensor."""
+    shapes = a.tensor_list(0)
+    if shapes is None:
+        return None
+    n = sum(numel(s) for s in shapes)
+    res = _list_cost(2 * n, n, _list_dtype(a))
+    return OpCost(**{**res.__dict__, "bytes": res.bytes + 4 * len(shapes)})
+
+
+@register("aten::_amp_foreach_non_finite_check_and_unscale_", family="optimizer")
+def amp_unscale_flop(a):
+    """_amp_foreach_non_finite_check_and_unscale_(self[], found_inf [1], inv_scale [1]): 2 per element (the
+    multiply, the finite check); reads and writes every tensor."""
+    shapes = a.tensor_list(0)
+    if shapes is None:
+        return None
+    n = sum(numel(s) for s in shapes)
+    res = _list_cost(2 * n, 2 * n, _list_dtype(a))
+    return OpCost(**{**res.__dict__, "bytes": res.bytes + (a.nbytes(1) or 0) + (a.nbytes(2) or 0)})
+
+
+@register("aten::_amp_non_finite_check_and_unscale_", family="optimizer")
+def amp_unscale_one_flop(a):
+    """_amp_non_finite_check_and_unscale_(self, found_inf, inv_scale) (1.5-1.7): one tensor, as above."""
+    x = a.shape(0)
+    if x is None or a.itemsize(0) is None:
+        return None
+    n = numel(x)
+    return OpCost(flops=2.0 * n, bytes=float(2 * n * a.itemsize(0) + 8), dtype=compute_name(a.type(0)))
 
 
 

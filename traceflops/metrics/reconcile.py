@@ -23,6 +23,8 @@ def reconcile(analysis, config, tokens, *, phase="prefill", seq=None, context=No
     analytic = {"gemm": mult * tokens * sum(per_tok[t] for t in GEMM_TERMS),
                 "attention": mult * tokens * per_tok["attention_scores"]}
     k = analysis.kernels
+    if "flops_source" in k and len(k):  # costed from the config itself (--model): not the trace's count
+        k = k[(k["flops_source"] != "model").to_numpy(bool)]
     table = k if len(k) and np.nansum(k["flops"].to_numpy(float)) > 0 else analysis.ops
     fam = table["family"].astype(object).where(table["family"].notna(), "unattributed")
     counted = table.groupby(fam)["flops"].sum()
@@ -38,4 +40,5 @@ def reconcile(analysis, config, tokens, *, phase="prefill", seq=None, context=No
             "model_type": m.get("model_type"), "active_params": m["active_params"],
             "analytic_total": tot_a, "trace_total": tot_t, "ratio": tot_t / tot_a if tot_a else None,
             "by_family": rows, "source": "kernels" if table is k else "ops",
-            "notes": m.get("notes", []) + ["analytic prefill applies the LM head at every position"]}
+            "notes": m.get("notes", []) + ["analytic prefill applies the LM head at every position",
+                                           "kernels costed from the config (flops_source=model) left out"]}

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..link.intervals import union_length
 from ..numbers import finite_or_none
+from .advice import NO_GPU_EVENTS, advice
 
 
 def device_block(spec):
@@ -36,6 +37,8 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
     first = next((devices[d] for d in dev_ids if devices[d] is not None), None)
     dist = trace.meta.distributed
     warnings = list(trace.warnings) + list(dev_warnings)
+    if not len(k):
+        warnings.append(NO_GPU_EVENTS)
     if mfu.get("kernels_with_flops_but_no_peak"):
         warnings.append(f"{mfu['kernels_with_flops_but_no_peak']} kernel(s) have FLOPs but no known peak (unknown device or dtype); left out of MFU")
     summary = {
@@ -66,6 +69,7 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
                      "with_achievable": int(k["achievable_tflops"].notna().sum()) if "achievable_tflops" in k else 0,
                      "worst": json.loads(worst.to_json(orient="records"))},
         "mfu": mfu,
+        "advice": advice(k, mfu, devices),
         "warnings": warnings,
     }
     return summary

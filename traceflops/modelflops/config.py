@@ -54,6 +54,9 @@ class AttnSpec:
     score_macs_per_key: int      # per (query, key) pair over all heads: QK^T + PV
     params: int
     absorbed: tuple[int, int, int] | None = None  # MLA weight-absorbed (qkv, out, score/key)
+    gemms: tuple = ()            # per token: (name, N, K, batch) of each weight matmul, in execution order
+    absorbed_gemms: tuple = ()   # MLA weight-absorbed decode: the same list with kv_b split into two bmms
+    kv_elems: int = 0            # KV-cache elements per token (K and V of every KV head; MLA: latent + rope)
 
 
 @dataclass
@@ -67,6 +70,11 @@ class FFNSpec:
     params_active: int = 0
     n_experts: int = 0
     top_k: int = 0
+    gemms: tuple = ()            # per token, dense and shared-expert matmuls: (name, N, K, batch)
+    expert_gemms: tuple = ()     # per routed (token, expert) pair: (name, N, K, batch)
+    expert_params: int = 0       # one routed expert, biases included
+    shared_params: int = 0
+    router_params: int = 0
 
 
 @dataclass
@@ -200,7 +208,11 @@ def _attention(cfg: dict, fam: dict, h: int, H: int):
         absorbed = (q_macs + kva + H * nope * kvr,         # q_nope absorbed into latent space
                     H * kvr * dv + o,                      # latent context -> v heads -> o_proj
                     H * (kvr + rope) + H * kvr)            # scores over latent+rope, PV over latent
-        return (lambda w: AttnSpec("mla", H, 1, dqk, dv, w, *naive, params, absorbed)), 0
+        q = (("q_a", qr, h, 1), ("q_b", H * dqk, qr, 1)) if qr else (("q", H * dqk, h, 1),)
+        g = q + (("kv_a", kvr + rope, h, 1), ("kv_b", H * (nope + dv), kvr, 1), ("o", h, H * dv, 1))
+        ga = q + (("kv_a", kvr + rope, h, 1), ("q_absorb", kvr, nope, H), ("v_absorb", dv, kvr, H),
+                  ("o", h, H * dv, 1))
+        return (lambda w: AttnSpec("mla", H, 1, dqk, dv, w, *naive, params, absorbed, g, ga, kvr + rope)), 0
     Hkv = _int(cfg, "num_key_value_heads", H)
     if H % Hkv:
         raise ConfigError(f"num_attention_heads={H} is not a multiple of num_key_value_heads={Hkv}")
@@ -214,7 +226,9 @@ def _attention(cfg: dict, fam: dict, h: int, H: int):
     params = qkv + o + ((H + 2 * Hkv) * d if qkv_b else 0) + (h if ab else 0)
     params += H if fam.get("sinks") else 0
     extra_norms = 2 * d if fam.get("qk_norm") else 0
-    return (lambda w: AttnSpec("gqa", H, Hkv, d, d, w, qkv, o, H * 2 * d, params)), extra_norms
+    g = (("qkv", (H + 2 * Hkv) * d, h, 1), ("o", h, H * d, 1))  # q/k/v fused, as the engines run them
+    return (lambda w: AttnSpec("gqa", H, Hkv, d, d, w, qkv, o, H * 2 * d, params, None, g, (), 2 * Hkv * d)), \
+        extra_norms
 
 
 _TOPK_KEYS = ("num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk")
@@ -232,10 +246,11 @@ def _ffns(cfg: dict, fam: dict, h: int, L: int) -> list[FFNSpec]:
     def dense(inter: int) -> FFNSpec:
         m = 3 * h * inter
         b = (2 * inter + h) if cfg.get("mlp_bias") else 0
-        return FFNSpec("dense", dense_macs=m, params_total=m + b, params_active=m + b)
+        return FFNSpec("dense", dense_macs=m, params_total=m + b, params_active=m + b,
+                       gemms=(("gate_up", 2 * inter, h, 1), ("down", h, inter, 1)))
 
     def moe(E: int, k: int, inter: int, shared_macs: int, shared_params: int,
-            expert_bias: bool, router_bias: bool) -> FFNSpec:
+            expert_bias: bool, router_bias: bool, shared_gemms: tuple = ()) -> FFNSpec:
         if k > E:
             raise ConfigError(f"num_experts_per_tok={k} exceeds number of experts={E}")
         em = 3 * h * inter
@@ -243,7 +258,13 @@ def _ffns(cfg: dict, fam: dict, h: int, L: int) -> list[FFNSpec]:
         rp = h * E + (E if router_bias else 0)
         return FFNSpec("moe", expert_macs=k * em, shared_macs=shared_macs, router_macs=h * E,
                        params_total=E * ep + shared_params + rp, params_active=k * ep + shared_params + rp,
-                       n_experts=E, top_k=k)
+                       n_experts=E, top_k=k, gemms=(("router", E, h, 1),) + shared_gemms,
+                       expert_gemms=(("experts_gate_up", 2 * inter, h, 1), ("experts_down", h, inter, 1)),
+                       expert_params=ep, shared_params=shared_params, router_params=rp)
+
+    def shared(inter: int, gate: bool = False) -> tuple:
+        g = (("shared_gate_up", 2 * inter, h, 1), ("shared_down", h, inter, 1)) if inter else ()
+        return g + ((("shared_gate", 1, h, 1),) if gate and inter else ())
 
     if cfg.get("n_routed_experts"):                  # DeepSeek-style placement
         E, k = _int(cfg, "n_routed_experts"), _top_k(cfg)
@@ -252,7 +273,8 @@ def _ffns(cfg: dict, fam: dict, h: int, L: int) -> list[FFNSpec]:
         fk = _int(cfg, "first_k_dense_replace", 0, minimum=0)
         freq = _int(cfg, "moe_layer_freq", 1)
         sm = ns * 3 * h * mi
-        return [moe(E, k, mi, sm, sm, False, bool(fam.get("router_bias"))) if i >= fk and i % freq == 0
+        return [moe(E, k, mi, sm, sm, False, bool(fam.get("router_bias")), shared(ns * mi))
+                if i >= fk and i % freq == 0
                 else dense(_int(cfg, "intermediate_size")) for i in range(L)]
     if cfg.get("num_experts"):                       # Qwen-MoE placement
         E, k = _int(cfg, "num_experts"), _top_k(cfg)
@@ -261,7 +283,8 @@ def _ffns(cfg: dict, fam: dict, h: int, L: int) -> list[FFNSpec]:
         sm = 3 * h * si + (h if si else 0)           # shared expert + its sigmoid gate (h -> 1)
         step = _int(cfg, "decoder_sparse_step", 1)
         only_dense = set(cfg.get("mlp_only_layers") or [])
-        return [moe(E, k, mi, sm, sm, False, False) if i not in only_dense and (i + 1) % step == 0
+        return [moe(E, k, mi, sm, sm, False, False, shared(si, gate=True))
+                if i not in only_dense and (i + 1) % step == 0
                 else dense(_int(cfg, "intermediate_size")) for i in range(L)]
     if cfg.get("num_local_experts"):                 # Mixtral / gpt-oss: every layer MoE
         E, k = _int(cfg, "num_local_experts"), _top_k(cfg)

@@ -72,3 +72,42 @@ def speculative(target_cfg: dict, draft_cfg: dict, k: int, acceptance: float, co
                  "target verifies k+1 positions, draft runs k decode steps per step",
         "notes": notes,
     }
+
+
+def measured_speculative(steps, accepted=None, have_draft=False):
+    """FLOPs per accepted token and the wasted share, from the steps' own costs and a measured acceptance.
+
+    steps: one dict per step, either a verify step {requests, width (draft tokens per request),
+    target_flops, draft_flops (None: the draft ran elsewhere or is unknown)} or a separate draft step
+    {draft_only_flops} (SGLang's DRAFT steps). accepted: draft tokens accepted per request per verify step
+    (0..width; an engine's "acceptance length" is accepted + 1). Each verify step emits requests x
+    (accepted + 1) tokens; of its width + 1 target positions, width - accepted are discarded, and of the
+    draft's width tokens, width - accepted (positions counted as equal cost).
+    """
+    verify = [s for s in steps if "width" in s]
+    draft_only = [s["draft_only_flops"] for s in steps if "draft_only_flops" in s and s["draft_only_flops"]]
+    out = {"verify_steps": len(verify), "draft_steps": len(draft_only), "accepted_per_request": accepted}
+    if not verify:
+        out["note"] = "no speculative steps: no step has more decode tokens than decode requests"
+        return out
+    widths = [s["width"] for s in verify]
+    out["draft_tokens_per_request"] = float(sum(widths) / len(widths))
+    target = sum(s["target_flops"] or 0.0 for s in verify)
+    draft = sum(s["draft_flops"] or 0.0 for s in verify) + sum(draft_only)
+    out.update(target_flops=target, draft_flops=draft if (draft or have_draft) else None)
+    if accepted is None:
+        out["note"] = "accepted-token counts are in no engine's annotations: pass --accepted"
+        return out
+    if accepted < 0 or accepted > min(widths):
+        raise ValueError(f"--accepted {accepted} is outside 0..{min(widths):g} (draft tokens per request)")
+    emitted = sum(s["requests"] * (accepted + 1) for s in verify)
+    wasted_t = sum((s["target_flops"] or 0.0) * (s["width"] - accepted) / (s["width"] + 1) for s in verify)
+    wasted_d = sum((s["draft_flops"] or 0.0) * (s["width"] - accepted) / s["width"] for s in verify)
+    wasted_d += sum(draft_only) * (out["draft_tokens_per_request"] - accepted) / out["draft_tokens_per_request"]
+    total = target + draft
+    out.update(emitted_tokens=emitted, flops_per_accepted_token=total / emitted if emitted else None,
+               target_flops_per_accepted_token=target / emitted if emitted else None,
+               wasted_flops=wasted_t + wasted_d, wasted_share=(wasted_t + wasted_d) / total if total else None)
+    if not have_draft:
+        out["note"] = "no --draft config: the draft model's FLOPs are not counted"
+    return out

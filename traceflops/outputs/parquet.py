@@ -42,8 +42,10 @@ def _object_column(s):
         pass
     vals = [None if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA) else
             (v if isinstance(v, str) else (bool(v) if isinstance(v, (bool, np.bool_)) else str(v))) for v in s]
-    types = {type(v) for v in vals if v is not None}
-    return pa.array(vals, type=pa.bool_() if types == {bool} else pa.string())
+    if {type(v) for v in vals if v is not None} == {bool}:
+        return pa.array(vals, type=pa.bool_())
+    # mixed with other values a bool is text too ("True"), as every other value is
+    return pa.array([v if v is None or isinstance(v, str) else str(v) for v in vals], type=pa.string())
 
 
 def _object_types(df):

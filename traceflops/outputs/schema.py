@@ -5,6 +5,9 @@ current and that real outputs carry exactly these columns and only these summary
 """
 from dataclasses import dataclass
 
+from .schema_model import MODEL_ROWS
+from .schema_steps import SERVING_ROWS, STEP_ROWS
+
 
 @dataclass(frozen=True)
 class Field:
@@ -28,7 +31,8 @@ KERNELS = _fields([
     ("correlation", "int", "", "CUPTI/roctracer correlation id (links the activity to its launch call)"),
     ("op", "str", "", "the op whose shapes define this kernel's work: the launching op or its nearest costed "
                       "ancestor (for a graph replay, the op of the kernel it replays)"),
-    ("link", "str", "", "how the kernel reached a CPU op: `correlation`, `flow`, `external_id`, `graph`, or `none`"),
+    ("link", "str", "", "how the kernel reached a CPU op: `correlation`, `flow`, `external_id`, `graph`, `model` (its "
+                        "costs come from the model config, `model_component`), or `none`"),
     ("link_reason", "str", "", "why `link` is `none`"),
     ("category", "str", "", "kernel class from its name: gemm, attention, conv, fused, elementwise, reduction, "
                             "norm, softmax, copy, memset, comm, other"),
@@ -38,9 +42,17 @@ KERNELS = _fields([
                                          "QKᵀ recompute): counted in HFU, not MFU"),
     ("bytes", "float", "B", "minimal DRAM traffic: inputs read once, outputs written once; for collectives the "
                             "message size a rank moves"),
-    ("flops_source", "str", "", "how the FLOPs are known: `formula`, `estimate`, `inductor`, `launch_shapes`, "
-                                "`graph:<source>`, or `none`"),
+    ("bytes_source", "str", "", "how the bytes are known: `formula`, `estimate`, `inductor`, `compiled`, `launch_shapes`, "
+                                "`model`, `recorded` (a copy's own byte count), `lower_bound` (every recorded tensor argument once: the real "
+                                "traffic is at least this, so achieved TB/s and pct_of_ceiling are lower bounds), "
+                                "or empty"),
+    ("flops_source", "str", "", "how the FLOPs are known: `formula`, `estimate`, `inductor`, `compiled`, `launch_shapes`, "
+                                "`step_annotation`, "
+                                "`model` (the model config's component, docs/attribution.md), `graph:<source>`, or `none`"),
     ("flops_reason", "str", "", "why a GPU event has no FLOPs (empty when it has them)"),
+    ("work_split", "str", "", "how an op's FLOPs reached this kernel when several kernels share them: `part` (its own "
+                              "part of the work, e.g. a conv backward's dgrad or wgrad, from the kernel name) or "
+                              "`time_share` (split by GPU time: the fallback when the kernels' parts are not known)"),
     ("achieved_tflops", "float", "TFLOP/s", "flops / dur"),
     ("achieved_tbps", "float", "TB/s", "bytes / dur"),
     ("intensity", "float", "FLOP/B", "arithmetic intensity, flops / bytes"),
@@ -79,15 +91,22 @@ KERNELS = _fields([
     ("tail_efficiency", "float", "", "waves / ceil(waves): share of the last wave's SMs that have work"),
     ("sm_fill", "float", "", "min(blocks / SMs, 1)"),
     ("phase", "str", "", "`prefill`, `decode` or `mixed` (serving annotations, else attention query lengths)"),
+    ("serving_step", "int", "", "serving engine step (row `step` of steps.parquet), empty outside steps"),
     ("external_id", "int", "", "the activity's External id as recorded"),
     ("graph_id", "int", "", "CUDA graph id (CUDA >= 12 CUPTI)"),
     ("graph_node_id", "int", "", "CUDA graph node id"),
     ("collective", "str", "", "collective name from the kernel's own args (record_param_comms)"),
     ("op_row", "int", "", "row of `op` in ops.parquet (−1: none, or the op lives in a capture trace)"),
     ("graph_match", "str", "", "how a replayed graph kernel found its costs: `capture_align`, `eager_align`, "
-                               "`graph_node_id`"),
+                               "`graph_node_id`, `compiled_order` (aligned with its Inductor output module)"),
     ("graph_confidence", "float", "", "share of the aligned window that agrees, divided by the number of equally good "
                                       "windows that would give other costs"),
+    ("model_component", "str", "", "with --model: the model component the kernel computes, as `L<layer>.<gemm>[M x N x "
+                                   "K]` (`lm_head[...]`, `L<layer>.attention[...]`, `norm[T x h]`, ...; "
+                                   "docs/attribution.md)"),
+    ("model_confidence", "float", "", "confidence of that attribution: 1 when the layer count, the GEMMs per layer and "
+                                      "the launch grid all fit; lower without a grid, for sliding-window upper bounds, "
+                                      "ambiguous fusions and bytes-only kernels (docs/attribution.md)"),
 ])
 
 OPS = _fields([
@@ -106,7 +125,10 @@ OPS = _fields([
     ("bytes", "float", "B", "minimal DRAM traffic of the op (one level, as flops)"),
     ("dtype", "str", "", "compute dtype from the recorded input types"),
     ("family", "str", "", "formula family"),
-    ("flops_source", "str", "", "`formula`, `estimate`, `inductor`, or empty"),
+    ("flops_source", "str", "", "`formula`, `estimate`, `inductor`, `compiled` (from the Inductor output code), "
+                                "`step_annotation` (attention from the serving step's Σsq·sk), or empty"),
+    ("bytes_source", "str", "", "`formula`, `estimate`, `inductor`, `compiled`, `lower_bound` (no formula: every recorded tensor "
+                                "argument once, a lower bound), or empty"),
     ("counted_below", "bool", "", "a same-family descendant carries this op's cost"),
     ("recompute", "bool", "", "a forward op run inside a backward node (activation checkpointing)"),
     ("external_id", "int", "", "External id"),
@@ -240,6 +262,25 @@ SUMMARY = _fields([
     ("graphs.mean_confidence", "float", "", "mean graph_confidence of the matched"),
     ("graphs.unmatched_top", "object", "", "the most frequent replayed kernels without cost"),
     ("graphs.unmatched_top.*", "int", "", "kernels"),
+    ("compiled", "object", "", "torch.compile code: how much of its kernels' GPU time is costed, and how "
+                               "(docs/compiled.md; null without compiled graphs or Triton launches)"),
+    ("compiled.path", "str", "", "the output code used (--compiled, or <trace>.compiled/ beside the trace); null: none"),
+    ("compiled.modules", "int", "", "output modules found there"),
+    ("compiled.with_graph_key", "int", "", "modules whose FX graph key is known (the annotation's key)"),
+    ("compiled.kernel_defs", "int", "", "Triton kernel definitions found (by kernel_hash)"),
+    ("compiled.skipped", "object", "", "files that looked like output code but did not parse (first 5)"),
+    ("compiled.graph_calls", "int", "", "`## Call CompiledFxGraph` ops in the trace"),
+    ("compiled.graph_calls_matched", "int", "", "graph calls matched to an output module"),
+    ("compiled.ops_costed", "int", "", "ops costed from the output code"),
+    ("compiled.by", "object", "", "ops costed per way of finding their kernel"),
+    ("compiled.by.*", "int", "", "`output_code` (a call site of a matched graph call), `kernel_hash`"),
+    ("compiled.kernels", "int", "", "GPU kernels of compiled code (launched inside a graph call, or Triton)"),
+    ("compiled.time_us", "float", "µs", "their GPU time"),
+    ("compiled.costed_time_share", "float", "", "share of that time on kernels with FLOPs or bytes"),
+    ("compiled.flops_time_share", "float", "", "share of that time on kernels with FLOPs"),
+    ("compiled.time_share_by_method", "object", "", "share of that time costed per method"),
+    ("compiled.time_share_by_method.*", "float", "", "`output_code`, `compiled_order`, `graph_replay`, "
+                                                     "`inductor_meta`, `trace_estimate`, `trace`"),
     ("breakdown", "object", "", "where the wall time of each step went"),
     ("breakdown.note", "str", "", "caveat"),
     ("breakdown.basis", "str", "", "per ProfilerStep and device, or the whole trace"),
@@ -267,7 +308,78 @@ SUMMARY = _fields([
     ("model_reconciliation", "object", "", "with --model: analytic FLOPs next to the trace's, by family"),
     ("model_reconciliation.*", "object", "", "phase, tokens, seq, context, model_type, active_params, "
                                              "analytic_total, trace_total, ratio, by_family, source, notes"),
+    *SERVING_ROWS,
+    *MODEL_ROWS,
+    ("advice[]", "object", "", "what to do about GPU time that could not be costed (graph replay without shapes, an "
+                               "unknown device, no GPU events)"),
+    ("advice[].issue", "str", "", "what is missing"),
+    ("advice[].gpu_time_share", "float", "", "share of GPU time it concerns (null: not a share of GPU time)"),
+    ("advice[].remedy", "str", "", "the flag or recording option that fixes it"),
     ("warnings", "list", "", "one line per thing the user should know (unknown device, damaged input, ...)"),
+])
+
+STEPS = _fields(STEP_ROWS)  # steps.parquet (outputs/schema_steps.py)
+
+# The combined OUT/summary.json of a rank folder (`traceflops analyze DIR/`, apps/ranks.py, metrics/job.py).
+RANKS_SUMMARY = _fields([
+    ("ranks[]", "object", "", "one entry per trace file, by rank"),
+    ("ranks[].rank", "int", "", "distributedInfo rank (the file's position when the trace has none)"),
+    ("ranks[].trace", "str", "", "trace name"),
+    ("ranks[].path", "str", "", "path as given"),
+    ("ranks[].file", "str", "", "the file's partition value (its name without .json/.gz, made path-safe and unique)"),
+    ("ranks[].partition", "str", "", "where its rows are: `rank=N`, or `rank=N/file=NAME` when ranks collide"),
+    ("ranks[].world_size", "int", "", "distributedInfo world size"),
+    ("ranks[].totals", "object", "", "the rank's `totals` block (as in a one-trace summary.json)"),
+    ("ranks[].totals.*", "float", "", "gpu_events, kernels, memcpy, memset, cpu_ops, gpu_time_us, gpu_busy_us, "
+                                     "flops, bytes, op_flops, op_recompute_flops"),
+    ("ranks[].step_time_us", "float", "µs", "median step wall time (the whole wall without steps)"),
+    ("ranks[].steps", "int", "", "profiler steps"),
+    ("ranks[].mfu", "float", "", "the rank's MFU"),
+    ("rank_count", "int", "", "trace files analyzed"),
+    ("median", "object", "", "medians over ranks"),
+    ("median.gpu_busy_us", "float", "µs", "median GPU busy time"),
+    ("median.step_time_us", "float", "µs", "median step time"),
+    ("straggler_threshold_pct", "float", "%", "a rank this far above the median is a straggler"),
+    ("stragglers[]", "object", "", "ranks above the threshold"),
+    ("stragglers[].rank", "int", "", "rank"),
+    ("stragglers[].trace", "str", "", "its trace"),
+    ("stragglers[].why", "list", "", "what is above the median, by how much"),
+    ("job", "object", "", "the job over all its GPUs: Σ_ranks Σ_i flops_i/peak_i ÷ (GPUs × job wall)"),
+    ("job.ranks", "int", "", "ranks with timed GPU activity"),
+    ("job.gpus", "int", "", "GPUs with activity, summed over ranks"),
+    ("job.flops", "float", "FLOP", "FLOPs counted over all ranks"),
+    ("job.wall_us", "float", "µs", "the job wall time MFU divides by"),
+    ("job.wall_basis", "str", "", "first kernel start to last kernel end over all ranks (absolute time), or the median "
+                                  "rank wall when the clocks are not comparable"),
+    ("job.clocks_comparable", "bool", "", "every rank's kernel window overlaps the others' on absolute time "
+                                          "(ts + baseTimeNanoseconds where recorded)"),
+    ("job.clock_note", "str", "", "why the clocks are (not) taken as comparable"),
+    ("job.mfu", "float", "", "job MFU"),
+    ("job.hfu", "float", "", "job HFU (with recomputed FLOPs)"),
+    ("job.achieved_tflops", "float", "TFLOP/s", "FLOPs ÷ (GPUs × job wall)"),
+    ("job.rank_mfu", "object", "", "spread of the ranks' own MFU"),
+    ("job.rank_mfu.*", "float", "", "min, median, max"),
+    ("job.ranks_without_mfu", "list", "", "ranks with no MFU (no FLOPs, unknown device or dtype)"),
+    ("job.note", "str", "", "caveat, or why there is no job MFU"),
+    ("job.steps_aligned", "bool", "", "every rank records the same ProfilerStep numbers"),
+    ("job.steps_note", "str", "", "which steps, or why there is no per-step job MFU"),
+    ("job.per_step[]", "object", "", "per profiler step, when steps align"),
+    ("job.per_step[].step", "int", "", "step number"),
+    ("job.per_step[].ranks", "int", "", "ranks"),
+    ("job.per_step[].gpus", "int", "", "GPUs"),
+    ("job.per_step[].flops", "float", "FLOP", "FLOPs"),
+    ("job.per_step[].wall_us", "float", "µs", "first kernel start to last kernel end of the step over all ranks (or the "
+                                              "median rank's step wall)"),
+    ("job.per_step[].mfu", "float", "", "job MFU of the step"),
+    ("job.per_step[].hfu", "float", "", "job HFU of the step"),
+    ("job.per_step[].rank_mfu", "object", "", "spread of the ranks' own MFU in this step"),
+    ("job.per_step[].rank_mfu.*", "float", "", "min, median, max"),
+    ("layout", "object", "", "where the partitioned tables are"),
+    ("layout.kernels", "str", "", "kernels partition path pattern"),
+    ("layout.ops", "str", "", "ops partition path pattern"),
+    ("layout.per_rank_summary", "str", "", "per-rank summary.json path pattern"),
+    ("layout.keyed_by_file", "bool", "", "two files report the same rank, so partitions are keyed by file as well"),
+    ("warnings", "list", "", "duplicate ranks, and each rank's warnings prefixed with its rank"),
 ])
 
 
@@ -291,9 +403,16 @@ def markdown():
            "graph launch.", ""]
     out += _table(KERNELS, "kernels.parquet: one row per GPU activity event")
     out += _table(OPS, "ops.parquet: one row per CPU op")
+    out += _table(STEPS, "steps.parquet: one row per serving engine step (written for traces with step "
+                  "annotations; docs/serving.md)")
     out += ["## summary.json", "", "Key paths: `a.b` nests, `a[]` is a list of objects, `a.*` is a map whose keys "
             "depend on the data.", "", "| key | type | unit | meaning |", "|---|---|---|---|"]
     out += [f"| `{f.name}` | {f.type} | {f.unit} | {f.meaning} |" for f in SUMMARY] + [""]
+    out += ["## summary.json of a rank folder", "", "`traceflops analyze DIR/` (several traces: ranks of one job) writes "
+            "`OUT/kernels/rank=N/part-0.parquet`, `OUT/ops/rank=N/…` and `OUT/ranks/rank=N/summary.json` (a one-trace "
+            "summary, above) per rank, or `rank=N/file=NAME/…` for every file when two files report the same rank; and "
+            "this combined `OUT/summary.json`:", "", "| key | type | unit | meaning |", "|---|---|---|---|"]
+    out += [f"| `{f.name}` | {f.type} | {f.unit} | {f.meaning} |" for f in RANKS_SUMMARY] + [""]
     return "\n".join(out)
 
 

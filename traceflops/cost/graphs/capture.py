@@ -13,7 +13,8 @@ import pandas as pd
 
 BEGIN_CAPTURE = re.compile(r"StreamBeginCapture", re.I)
 END_CAPTURE = re.compile(r"StreamEndCapture", re.I)
-COST_COLS = ["op", "flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "flops_reason"]
+COST_COLS = ["op", "flops", "recompute_flops", "bytes", "dtype", "family", "flops_source", "flops_reason",
+             "bytes_source"]
 REF_COLS = COST_COLS + ["input_dims", "input_types", "shapes", "module", "name", "grid", "block"]
 SHAPE_COLS = ("input_dims", "input_types", "shapes")  # text for outputs and keys, decoded dims for later stages
 

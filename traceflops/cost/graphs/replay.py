@@ -22,6 +22,9 @@ from .align import kernel_key, match_capture, match_eager
 from .capture import COST_COLS, SHAPE_COLS
 
 LINKED = ("correlation", "flow", "external_id")
+NO_SHAPES = "CUDA/HIP graph replay without shapes: pass --capture CAPTURE or --model CONFIG"
+NO_SHAPES_UNMATCHED = ("CUDA/HIP graph replay without shapes: no kernel of the capture trace matched it; "
+                       "pass --capture with the capture trace of this run, or --model CONFIG")
 METHODS = ("graph_node_id", "capture_align", "eager_align")
 
 
@@ -84,6 +87,9 @@ def attribute_graphs(k, ops, capture=None):
         _align_eager(e_rows, windows, keys_all, pos_of, m, len(refs) - 1)
     _by_node_id(k, is_g, refs, m)
     _copy_costs(k, refs, m)
+    # the op around a graph launch (`execute_…` annotations, `CUDAGraph.replay`) says nothing of the replayed work
+    unmatched = is_g & (m.row < 0) & ~(np.nan_to_num(k["flops"].to_numpy(float)) > 0)
+    k.loc[k.index[unmatched], "flops_reason"] = NO_SHAPES if capture is None else NO_SHAPES_UNMATCHED
     return _summary(k, is_g, m, info)
 
 
@@ -170,6 +176,8 @@ def _copy_costs(k, refs, m):
         k.loc[idx, "flops"] = flops
         k.loc[idx, "recompute_flops"] = recomp
         k.loc[idx, "bytes"] = byts
+        if "bytes_source" in k:
+            k.loc[idx, "bytes_source"] = np.where(np.isfinite(byts), get("bytes_source"), None)
         k.loc[idx, "dtype"] = get("dtype")
         k.loc[idx, "family"] = get("family")
         k.loc[idx, "flops_source"] = np.where(costed, ["graph:" + str(s) for s in src], "none")

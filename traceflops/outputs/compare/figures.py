@@ -11,7 +11,7 @@ def roofline_shift_figure(res, max_pairs=300):
     """Matched work on one roofline: base (hollow) → new (filled), joined by a line; both devices' roofs."""
     import plotly.graph_objects as go
 
-    from ..report.plots import add_roofs, esc, roofs_for, x_range
+    from ..report.plots import PLAIN_LOG, add_roofs, esc, roofs_for, x_range
     r = res.rows[(res.rows["status"] == "matched")].copy()
     for c in ("intensity_base", "intensity_new", "tflops_base", "tflops_new"):
         r[c] = r[c].astype(float)
@@ -49,12 +49,14 @@ def roofline_shift_figure(res, max_pairs=300):
                                      "opacity": 0.8, "line": {"color": "#222", "width": 0.5}},
                              customdata=custom, hovertemplate=hover))
     fig.update_layout(
-        title={"text": f"Roofline shift of matched work — {esc(res.base.name, 60)} → {esc(res.new.name, 60)}"
+        title={"text": "Roofline shift of matched work"
                        f"<br><sup>{len(r)} matched groups with FLOPs and bytes; hollow = base, filled = new "
-                       "(green faster, red slower)</sup>"},
+                       "(green faster, red slower)</sup>", "x": 0, "xref": "paper", "xanchor": "left"},
         template="plotly_white", height=560, hoverlabel={"align": "left"},
-        xaxis={"type": "log", "title": "arithmetic intensity (FLOP/byte)", "range": [math.log10(xlo), math.log10(xhi)]},
-        yaxis={"type": "log", "title": "achieved TFLOP/s"}, legend={"font": {"size": 11}}, margin={"t": 90})
+        xaxis={**PLAIN_LOG, "title": "arithmetic intensity (FLOP/byte)", "range": [math.log10(xlo), math.log10(xhi)]},
+        yaxis={**PLAIN_LOG, "title": "achieved TFLOP/s"},
+        legend={"font": {"size": 11}, "orientation": "h", "x": 0, "y": -0.16, "yanchor": "top"},
+        margin={"t": 90, "r": 20})
     return fig
 
 
@@ -66,18 +68,35 @@ def category_figure(res):
     fig = go.Figure([
         go.Bar(name=f"base: {esc(res.base.name, 60)}", x=[esc(c) for c in r.index], y=r["time_base_us"] / 1e3),
         go.Bar(name=f"new: {esc(res.new.name, 60)}", x=[esc(c) for c in r.index], y=r["time_new_us"] / 1e3)])
-    fig.update_layout(barmode="group", template="plotly_white", height=380, yaxis={"title": "GPU time (ms)"},
-                      title={"text": "GPU time by category"})
+    fig.update_layout(barmode="group", template="plotly_white", height=400, yaxis={"title": "GPU time (ms)"},
+                      title={"text": "GPU time by category", "x": 0, "xref": "paper", "xanchor": "left"},
+                      legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"})
     return fig
 
 
+IMAGE_HELP = {  # why there is no roofline_shift.png, in words a PR comment can show (never an exception's text)
+    "no-kaleido": "the static export needs kaleido: `pip install 'traceflops[report-image]'`; compare.html "
+                  "(`--format html`) has the same figure",
+    "no-chrome": "kaleido needs a Chromium it can start: install one (`plotly_get_chrome`, or the chromium package of "
+                 "your OS) and run again; compare.html (`--format html`) has the same figure",
+    "failed": "the static export did not produce an image; compare.html (`--format html`) has the same figure",
+    "stdout": "not written when the markdown goes to stdout; pass `-o DIR` to get roofline_shift.png beside it",
+}
+
+
 def write_static_image(fig, path):
-    """(path, None) when plotly+kaleido rendered `fig` to `path`, else (None, reason). Never fakes an image."""
+    """(path, None) when plotly+kaleido rendered `fig` to `path`, else (None, a key of IMAGE_HELP). Never fakes an
+    image."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return None, "no-kaleido"
     try:
         fig.write_image(str(path), width=1100, height=560, scale=1)
-    except Exception as ex:  # kaleido missing, no Chrome, or a render failure: say so, draw nothing
-        return None, f"{type(ex).__name__}: {str(ex).splitlines()[0] if str(ex) else ''}"
+    except Exception as ex:  # no Chrome, or a render failure: say so in words, draw nothing
+        text = f"{type(ex).__name__} {ex}".lower()
+        return None, "no-chrome" if any(w in text for w in ("chrome", "chromium", "browser")) else "failed"
     p = Path(path)
     if not p.exists() or p.stat().st_size == 0:
-        return None, "image export produced no file"
+        return None, "failed"
     return p, None

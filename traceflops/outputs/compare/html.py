@@ -2,12 +2,13 @@
 import json
 from pathlib import Path
 
-from ..report.html import cards, e, figure_block, metadata_view, page, section, short, table
+from ..report.html import Names, cards, e, figure_block, metadata_view, page, section, short, table
 from ..report.tables import fmt_num, fmt_pct, fmt_us
 from .figures import category_figure, roofline_shift_figure
+from .gate import describe
 from .markdown import signed_pct, signed_us
 
-def write_compare_html(res, path, top=50, fail_on_regression=None):
+def write_compare_html(res, path, top=50, fail_on_regression=None, gates=None):
     s = res.summary
     b, n = s["base"], s["new"]
     items = [
@@ -26,16 +27,18 @@ def write_compare_html(res, path, top=50, fail_on_regression=None):
         bad = res.regressed(fail_on_regression)
         gate = (f'<p class="{"pos" if bad else "neg"}"><b>Regression gate {"FAILED" if bad else "passed"}</b>: matched GPU time '
                 f'{e(signed_pct(s["matched_delta_pct"]))} against a limit of +{float(fail_on_regression):g}%.</p>')
+    for r in gates or []:
+        gate += f'<p class="{"neg" if r["passed"] else "pos"}"><b>Gate {e(describe(r))}</b></p>'
     body = [section("Headline", cards(items) + gate), section("Roofline shift", figure_block("fig-shift", roofline_shift_figure(res), 560))]
-    headers = ["work (op · shapes · dtype · category)", "status", "calls base→new", "base", "new", "Δ", "Δ%",
-               "TFLOP/s base→new", "% of ceiling base→new", "kernel (base / new)"]
+    headers = ["work (op · shapes · dtype · category)", "status", "calls base→new", "GPU time base", "GPU time new", "Δ",
+               "Δ%", "TFLOP/s base→new", "% of ceiling base→new", "kernel (base; new)"]
 
     def rows_of(df):
         return [[short(r.label, 220), r.status, f"{r.kernels_base}→{r.kernels_new}", fmt_us(r.time_base_us), fmt_us(r.time_new_us),
                  signed_us(r.delta_us), signed_pct(r.delta_pct), f"{fmt_num(r.tflops_base)}→{fmt_num(r.tflops_new)}",
                  f"{fmt_pct(r.pct_ceiling_base)}→{fmt_pct(r.pct_ceiling_new)}",
-                 f"{short(r.top_name_base, 100) if isinstance(r.top_name_base, str) else '–'} / "
-                 f"{short(r.top_name_new, 100) if isinstance(r.top_name_new, str) else '–'}"] for r in df.itertuples(index=False)]
+                 Names([x if isinstance(x, str) else "–" for x in (r.top_name_base, r.top_name_new)], 50)]
+                for r in df.itertuples(index=False)]
     body.append(section(f"Biggest changes (top {top} by |Δ time|)",
                         table(headers, rows_of(res.rows.head(top)), numeric=range(2, 9), mono=(0, 9))))
     for status, title in (("new", "New work (only in new)"), ("missing", "Missing work (only in base)")):

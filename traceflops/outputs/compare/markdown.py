@@ -6,9 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from ...numbers import finite_or_none
-from ..redact import redact
+from ..redact import redact, redact_text
 from ..report.tables import fmt_num, fmt_pct, fmt_us
 from ..write import json_safe
+from .figures import IMAGE_HELP
+from .gate import gates_markdown
 
 
 _MD = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\\|`*_[]~#!"})
@@ -48,7 +50,10 @@ def signed_us(x):
     return "–" if x is None else ("+" if x > 0 else "") + fmt_us(x)
 
 
-def to_markdown(res, image=None, image_note=None, top=15, fail_on_regression=None):
+def to_markdown(res, image=None, image_note=None, top=15, fail_on_regression=None, gates=None):
+    """compare.md: the headline table, the gate verdicts (`gates`: results of gate.evaluate), the roofline shift image
+    (or, in words, why there is none and how to get it: `image_note`, a key of figures.IMAGE_HELP or a plain
+    sentence) and the biggest changes."""
     s = res.summary
     b, n = s["base"], s["new"]
     out = [f"### traceflops compare: {code(b['name'])} → {code(n['name'])}", ""]
@@ -68,10 +73,13 @@ def to_markdown(res, image=None, image_note=None, top=15, fail_on_regression=Non
         verdict = "**FAIL**" if res.regressed(fail_on_regression) else "pass"
         out += [f"Regression gate: matched GPU time {signed_pct(s['matched_delta_pct'])} against a limit of "
                 f"+{float(fail_on_regression):g}% → {verdict}", ""]
+    if gates:
+        out += [gates_markdown(gates)]
     if image:
         out += [f"![roofline shift of matched work]({Path(image).name})", ""]
     elif image_note:
-        out += [f"_Roofline image omitted: {md(image_note, 300)}_", ""]
+        note = IMAGE_HELP.get(image_note) or md(image_note, 300)
+        out += [f"_Roofline image omitted: {note}_", ""]
     m = res.rows[res.rows["status"] == "matched"].head(top)
     out += [f"#### Biggest changes in matched work (top {len(m)} by \\|Δ time\\|)", "",
             "| work | calls base→new | base | new | Δ | Δ% | TFLOP/s base→new | % of ceiling base→new |",
@@ -90,9 +98,10 @@ def to_markdown(res, image=None, image_note=None, top=15, fail_on_regression=Non
             for r in sub.itertuples(index=False):
                 out.append(f"| {code(r.label)} | {getattr(r, kc)} | {fmt_us(getattr(r, col))} | {code(getattr(r, nc), 80)} |")
     out.append("")
-    return "\n".join(out)
+    return redact_text("\n".join(out))
 
 
-def to_json(res):
-    return json.dumps(json_safe(redact({"summary": res.summary, "rows": json.loads(res.rows.to_json(orient="records"))})),
+def to_json(res, gates=None):
+    summary = {**res.summary, "gates": gates} if gates else res.summary
+    return json.dumps(json_safe(redact({"summary": summary, "rows": json.loads(res.rows.to_json(orient="records"))})),
                       indent=2, ensure_ascii=False) + "\n"

@@ -40,11 +40,21 @@ class CompareResult:
     def roofline_shift_figure(self, max_pairs=300):
         return roofline_shift_figure(self, max_pairs=max_pairs)
 
-    def to_markdown(self, image=None, image_note=None, top=15, fail_on_regression=None):
-        return to_markdown(self, image=image, image_note=image_note, top=top, fail_on_regression=fail_on_regression)
+    def to_markdown(self, image=None, image_note=None, top=15, fail_on_regression=None, gates=None):
+        return to_markdown(self, image=image, image_note=image_note, top=top, fail_on_regression=fail_on_regression,
+                           gates=gates)
 
-    def to_json(self):
-        return to_json(self)
+    def to_json(self, gates=None):
+        return to_json(self, gates=gates)
+
+    def gate(self, *specs):
+        """Results of gates like `"mfu:-2pt"`, `"time:+5%"` (gate.py): one dict per spec with `passed`."""
+        from .gate import evaluate, parse_gate
+        return evaluate(self, [parse_gate(s) for s in specs])
+
+    def _repr_html_(self):
+        from ..report.notebook import compare_html
+        return compare_html(self)
 
 
 def _side(a):

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..redact import redact
-from .tables import aggregate, fmt_num, fmt_pct, fmt_us
+from ..redact import redact, redact_metadata, redact_text
+from .steps import steps_section
+from .demangle import short_name
+from .tables import fmt_gbps, fmt_num, fmt_pct, fmt_us, kernel_groups as group_kernels
 
 TRACE_META_ALLOW = ("schemaVersion", "displayTimeUnit", "with_flops", "with_modules", "record_shapes", "profile_memory",
                     "with_stack", "cuda_runtime_version", "cuda_driver_version", "cupti_version", "hip_runtime_version",
@@ -34,9 +36,15 @@ h2{font-size:17px;margin:0 0 10px}
 .card .v{font-size:20px;font-weight:600}.card .l{font-size:12px;color:#555}
 table{border-collapse:collapse;font-size:12.5px;width:100%}
 th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
+td{overflow-wrap:break-word}td.w{min-width:9em;overflow-wrap:anywhere}th{font-size:12px}
 th{background:#f3f4f6;position:sticky;top:0}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.k{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all;max-width:520px}
+td.k{font-family:ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere;min-width:11em;max-width:520px}
+td.k details summary{cursor:pointer;list-style:none;word-break:normal;overflow-wrap:anywhere}
+td.k details summary::-webkit-details-marker{display:none}
+td.k details[open] summary{font-weight:600}td.k details div{margin-top:3px;color:#555;font-size:11.5px}
+.scroll{overflow-x:auto}.advice{background:#fff7e6;border:1px solid #f0d9a8;border-radius:6px;padding:6px 12px;margin-top:10px}
+.advice li{margin:3px 0}
 .note{font-size:12.5px;color:#555}.warn{color:#8a4b00}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:12px}@media(max-width:1000px){.grid2{grid-template-columns:1fr}}
 pre{font-size:12px;background:#f6f8fa;padding:8px;overflow:auto;max-height:380px}
@@ -90,7 +98,9 @@ def figure_block(div_id, fig, height=None):
 
 
 def page(title, subtitle, body):
-    """A whole self-contained HTML document: CSS, plotly.js once, the body, then the boot script."""
+    """A whole self-contained HTML document: CSS, plotly.js once, the body, then the boot script. Credential-looking
+    text from the trace (a token in a kernel name) is redacted in the title, subtitle and body."""
+    title, subtitle, body = redact_text(title), redact_text(subtitle), redact_text(body)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
@@ -107,16 +117,42 @@ def cards(items):
         for label, v, tip in items) + "</div>"
 
 
-def table(headers, rows, numeric=(), mono=()):
-    """rows: lists of plain values (escaped here). numeric/mono: column indexes to right-align / set in monospace."""
-    out = ["<table><thead><tr>", "".join(f"<th>{e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
+class Name:
+    """A table cell showing a short kernel name, with the full name on hover and on click (escaped)."""
+
+    def __init__(self, full, limit=80):
+        self.full = full if isinstance(full, str) else None
+        self.short = short_name(full, limit) if self.full else None
+
+    def html(self):
+        if self.full is None:
+            return "–"
+        if self.short == self.full:
+            return f'<span title="{e(self.full)}">{e(self.full)}</span>'
+        return f'<details title="{e(self.full)}"><summary>{e(self.short)}</summary><div>{e(self.full)}</div></details>'
+
+
+class Names(Name):
+    """Several kernel names in one cell, each short with its full name on hover and click."""
+
+    def __init__(self, names, limit=60):  # noqa: super().__init__ is for one name
+        self.names = [Name(x, limit) for x in names]
+
+    def html(self):
+        return "; ".join(n.html() for n in self.names) or "–"
+
+
+def table(headers, rows, numeric=(), mono=(), wide=()):
+    """rows: lists of plain values (escaped here) or `Name` cells. numeric/mono/wide: column indexes to right-align /
+    set in monospace / keep at least 9em wide. Wide tables scroll sideways on a narrow window."""
+    out = ['<div class="scroll"><table><thead><tr>', "".join(f"<th>{e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
     for r in rows:
         cells = []
         for i, v in enumerate(r):
-            cls = ' class="n"' if i in numeric else (' class="k"' if i in mono else "")
-            cells.append(f"<td{cls}>{e(v)}</td>")
+            cls = ' class="n"' if i in numeric else (' class="k"' if i in mono else (' class="w"' if i in wide else ""))
+            cells.append(f"<td{cls}>{v.html() if isinstance(v, Name) else e(v)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -167,7 +203,7 @@ def metadata_view(a):
     versions = _find_versions(meta)
     if versions:
         view["versions"] = versions
-    return redact(view)
+    return redact_metadata(view)
 
 
 def _f(x):
@@ -183,7 +219,7 @@ def headline(a):
     tot = s.get("totals") or {}
     mfu = s.get("mfu") or {}
     cov = s.get("coverage") or {}
-    dev = (s.get("device") or {}).get("name") or "unknown device"
+    dev = (s.get("device") or {}).get("name") or ("none: no GPU events" if not tot.get("gpu_events") else "unknown device")
     busy = _f(tot.get("gpu_busy_us"))
     flops = _f(tot.get("flops"))
     busy_tflops = flops / busy / 1e6 if busy and busy > 0 else float("nan")
@@ -205,22 +241,22 @@ def headline(a):
 def _kernel_rows(t, n):
     rows = []
     for r in t.head(n).itertuples(index=False):
-        rows.append([short(r.name, 200), short(r.op, 80), short(r.input_dims, 120), r.dtype, r.category, int(r.kernels),
-                     fmt_us(r.time_us), fmt_pct(100 * r.share), fmt_num(r.achieved_tflops), fmt_pct(r.pct_of_ceiling),
-                     fmt_us(r.time_lost_us), fmt_pct(100 * r.sm_fill) if r.sm_fill == r.sm_fill else "–"])
+        kind = " · ".join(x for x in (r.dtype, r.category) if isinstance(x, str) and x) or "–"
+        rows.append([Name(r.name), short(r.op, 80), short(r.input_dims, 120), kind, int(r.kernels),
+                     fmt_us(r.time_us), fmt_pct(100 * r.share), fmt_num(r.achieved_tflops), fmt_gbps(r.achieved_gbps),
+                     getattr(r, "bound", None), fmt_pct(r.pct_of_ceiling), fmt_us(r.time_lost_us),
+                     fmt_pct(100 * r.sm_fill) if r.sm_fill == r.sm_fill else "–"])
     return rows
 
 
-KERNEL_HEADERS = ["kernel", "op", "shapes", "dtype", "category", "calls", "GPU time", "share", "TFLOP/s",
-                  "% of ceiling", "time lost vs roofline", "SMs filled"]
+KERNEL_HEADERS = ["kernel", "op", "shapes", "dtype · category", "calls", "GPU time", "share", "TFLOP/s", "GB/s",
+                  "bound", "% of ceiling", "time lost vs roofline", "SMs filled"]
+KERNEL_NUMERIC = range(4, 13)
 
 
 def kernel_groups(a):
-    k = a.kernels
-    t = aggregate(k, ["name", "op", "input_dims", "dtype", "category"])
-    total = float(t["time_us"].sum())
-    t["share"] = t["time_us"] / total if total > 0 else np.nan
-    return t
+    """The report's kernel groups (name + op + shapes + dtype + category), as the CLI's top kernels."""
+    return group_kernels(a.kernels)
 
 
 def no_flops_table(a):
@@ -230,37 +266,49 @@ def no_flops_table(a):
     sub = k[none]
     total = float(np.nansum(k["dur_us"].to_numpy(float)))
     if not len(sub):
-        return pd.DataFrame(columns=["reason", "kernels", "time_us", "share", "examples"])
+        return pd.DataFrame(columns=["reason", "kernels", "time_us", "share", "bytes", "examples"])
     reason = sub["flops_reason"].astype(object).where(sub["flops_reason"].notna(), "(no reason recorded)")
     rows = []
     for rsn, g in sub.assign(_r=reason.to_numpy(object)).groupby("_r", sort=False):
         t = float(np.nansum(g["dur_us"].to_numpy(float)))
         ex = g.groupby("name")["dur_us"].sum().sort_values(ascending=False).head(3).index.tolist()
         rows.append({"reason": rsn, "kernels": len(g), "time_us": t, "share": t / total if total > 0 else np.nan,
-                     "examples": ex})
+                     "bytes": _bytes_kind(g), "examples": ex})
     return pd.DataFrame(rows).sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _bytes_kind(g):
+    """What a no-FLOPs group knows of its traffic: `exact`, `lower bound` (every recorded argument once: achieved
+    bandwidth is a lower bound), `none`, or `mixed`."""
+    has = g["bytes"].notna().to_numpy(bool)
+    lb = (g["bytes_source"] == "lower_bound").to_numpy(bool) if "bytes_source" in g else np.zeros(len(g), bool)
+    if not has.any():
+        return "none"
+    if has.all():
+        return "lower bound" if lb.all() else "exact" if not lb.any() else "mixed"
+    return "mixed"
 
 
 def render_report(a, max_points=1500, top=25):
     from . import plots
     s = a.summary or {}
     body = []
-    body.append(section("Headline", cards(headline(a)) + _warnings(s), "headline"))
+    body.append(section("Headline", cards(headline(a)) + _advice(s) + _warnings(s), "headline"))
     roof = plots.roofline_figure(a, max_points=max_points)
     info = getattr(roof, "_traceflops_info", {})
     body.append(section("Roofline", figure_block("fig-roofline", roof, 560) +
                         f'<p class="note">Hover a point for the kernel, op, shapes and dtype. Points are '
                         f'{e("kernels" if info.get("by") == "kernel" else "groups of kernels with the same op, shapes, dtype and category")}; '
                         "marker area grows with GPU time. Dashed lines are the compute and memory roofs of the device "
-                        "for each dtype in use.</p>", "roofline"))
+                        "for each math mode in use (tensor cores per dtype; vector units).</p>", "roofline"))
     groups = kernel_groups(a)
     body.append(section(f"Top {top} kernels by GPU time",
-                        table(KERNEL_HEADERS, _kernel_rows(groups, top), numeric=range(5, 11), mono=(0, 2)), "top-time"))
+                        table(KERNEL_HEADERS, _kernel_rows(groups, top), numeric=KERNEL_NUMERIC, mono=(0, 2), wide=(1,)), "top-time"))
     lost = groups[groups["time_lost_us"].notna()].sort_values("time_lost_us", ascending=False, kind="stable")
     body.append(section(f"Top {top} kernels by time lost vs roofline",
                         '<p class="note">time lost = GPU time − the time the kernel would take at its roofline ceiling '
                         "(compute or memory). It is where speed-ups are possible.</p>" +
-                        table(KERNEL_HEADERS, _kernel_rows(lost, top), numeric=range(5, 11), mono=(0, 2)), "top-lost"))
+                        table(KERNEL_HEADERS, _kernel_rows(lost, top), numeric=KERNEL_NUMERIC, mono=(0, 2), wide=(1,)), "top-lost"))
     bd = '<div class="grid2">' + figure_block("fig-by-category", plots.breakdown_figure(a, by="category")) + \
         figure_block("fig-by-op", plots.breakdown_figure(a, by="op", top=15))
     if a.kernels["module"].notna().any() if "module" in a.kernels else False:
@@ -270,23 +318,38 @@ def render_report(a, max_points=1500, top=25):
     tables = a.tables or {}
     if any(tables.get(x) is not None and len(tables.get(x)) for x in ("timeline", "steps")):
         body.append(section("Achieved TFLOP/s and MFU over time", figure_block("fig-timeline", plots.timeline_figure(a)), "timeline"))
+    body.append(steps_section(a, section, figure_block, table))  # serving engine steps (report/steps.py)
     nf = no_flops_table(a)
-    nf_rows = [[r.reason, int(r.kernels), fmt_us(r.time_us), fmt_pct(100 * r.share), "; ".join(short(x, 90) for x in r.examples)]
+    nf_rows = [[r.reason, int(r.kernels), fmt_us(r.time_us), fmt_pct(100 * r.share), r.bytes, Names(r.examples)]
                for r in nf.itertuples(index=False)]
     body.append(section("GPU events without FLOPs, and why",
-                        table(["reason", "events", "GPU time", "share", "largest examples"], nf_rows, numeric=(1, 2, 3), mono=(4,))
+                        '<p class="note">A to-do list ranked by GPU time: the top reasons are where a formula (or a '
+                        "recorded input) would add most. bytes: what the events still know of their traffic; "
+                        "<em>lower bound</em> = every recorded tensor argument once, so their achieved bandwidth and "
+                        "% of ceiling are lower bounds.</p>" +
+                        table(["reason", "events", "GPU time", "share", "bytes", "largest examples"], nf_rows,
+                              numeric=(1, 2, 3), mono=(5,))
                         if nf_rows else '<p class="note">Every GPU event has FLOPs.</p>', "no-flops"))
     meta = metadata_view(a)
     body.append(section("Device and trace", f"<pre>{e(json.dumps(meta, indent=2, ensure_ascii=False, default=str))}</pre>"
                         '<p class="note">Only allow-listed fields are shown; secret-like keys and values are redacted.</p>', "meta"))
     tot = s.get("totals") or {}
-    sub = f"{(s.get('device') or {}).get('name') or 'unknown device'} · {tot.get('gpu_events', 0):,} GPU events · " \
+    dev = (s.get("device") or {}).get("name") or ("no GPU events" if not tot.get("gpu_events") else "unknown device")
+    sub = f"{dev} · {tot.get('gpu_events', 0):,} GPU events · " \
           f"{tot.get('cpu_ops', 0):,} CPU ops · traceflops"
     return page(f"traceflops report — {a.name}", sub, "".join(body))
 
 
+def _advice(s):
+    items = "".join(f"<li>{e(x.get('issue'))}" + (f" ({fmt_pct(100 * x['gpu_time_share'])} of GPU time)"
+                                                  if x.get("gpu_time_share") is not None else "")
+                    + f": {e(x.get('remedy'))}</li>" for x in s.get("advice") or [])
+    return f'<div class="advice"><b>What to do</b><ul>{items}</ul></div>' if items else ""
+
+
 def _warnings(s):
-    w = [redact(x) for x in (s.get("warnings") or [])]
+    said = {x.get("issue") for x in s.get("advice") or []}
+    w = [redact(x) for x in (s.get("warnings") or []) if x not in said]
     if not w:
         return ""
     items = "".join(f"<li>{e(x)}</li>" for x in w[:50])

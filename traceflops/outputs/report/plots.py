@@ -92,9 +92,9 @@ def roofs_for(a, pts):
     if len(pts) and pts["peak_tflops"].notna().any():
         p = pts[pts["peak_tflops"].notna()]
         tc = p["tensor_core"] if "tensor_core" in p else pd.Series(False, index=p.index)
-        labels = [f"{d if isinstance(d, str) and d else '?'}{' tensor cores' if t else ''}" for d, t in zip(p["dtype"], tc)]
+        labels = [math_mode(d, t) for d, t in zip(p["dtype"], tc)]
         combos = p.assign(_l=labels).groupby(["peak_tflops", "peak_tbps"], dropna=False)["_l"].agg(
-            lambda s: ", ".join(sorted(set(s))))
+            lambda s: " / ".join(sorted(set(s))))
         for (pk, bw), lab in combos.items():
             roofs.append((lab, float(pk), float(bw) if np.isfinite(bw) else None))
     else:
@@ -106,6 +106,18 @@ def roofs_for(a, pts):
             if dt in peaks and peaks[dt]:
                 roofs.append((dt, float(peaks[dt]), float(bw) if bw else None))
     return sorted(roofs, key=lambda r: -r[1])
+
+
+def math_mode(dtype, tensor_core):
+    """The units a kernel's peak is for: `bf16 tensor cores`, or the vector FP32 (FP64) units that run every
+    non-tensor-core kernel whatever its dtype (catalog.peak_for), so bool and int64 kernels share one roof."""
+    d = dtype if isinstance(dtype, str) and dtype else "?"
+    if tensor_core:
+        return f"{d} tensor cores"
+    return "fp64 vector units" if d == "fp64" else "fp32 vector units"
+
+
+PLAIN_LOG = {"type": "log", "dtick": 1, "tickformat": "~g", "exponentformat": "none"}  # 0.001 · 1 · 1000, not 1µ/1k
 
 
 def _point_hover(pts):
@@ -177,12 +189,13 @@ def roofline_figure(a, by="auto", max_points=DEFAULT_MAX_POINTS, title=None, hei
            f"FLOPs and bytes ({fmt_pct(100 * info['time_plotted_us'] / info['time_total_us'] if info['time_total_us'] else float('nan'))} of GPU time)")
     if info["points_dropped"]:
         sub += f"; {info['points_dropped']} smallest points left out"
-    head = title if title is not None else f"Roofline — {esc(a.name, 120)}"
+    head = title if title is not None else "Roofline"
     fig.update_layout(
-        title={"text": f"{head}<br><sup>{sub}</sup>"}, height=height,
-        xaxis={"type": "log", "title": "arithmetic intensity (FLOP/byte)", "range": [math.log10(xlo), math.log10(xhi)]},
-        yaxis={"type": "log", "title": "achieved TFLOP/s"},
-        legend={"font": {"size": 11}}, hoverlabel={"align": "left"}, margin={"t": 90})
+        title={"text": f"{head}<br><sup>{sub}</sup>", "x": 0, "xref": "paper", "xanchor": "left"}, height=height,
+        xaxis={**PLAIN_LOG, "title": "arithmetic intensity (FLOP/byte)", "range": [math.log10(xlo), math.log10(xhi)]},
+        yaxis={**PLAIN_LOG, "title": "achieved TFLOP/s"},
+        legend={"font": {"size": 11}, "orientation": "h", "x": 0, "y": -0.16, "yanchor": "top"},
+        hoverlabel={"align": "left"}, margin={"t": 90, "r": 20})
     if not len(pts):
         fig.add_annotation(text="no kernel has both FLOPs and bytes: nothing to place on the roofline",
                            xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
@@ -212,7 +225,8 @@ def breakdown_table(a, by="category", top=20, depth=3):
     if by == "category":
         key = k["category"].astype(object).where(k["category"].notna(), "other")
     elif by == "op":
-        key = k["op"].astype(object).where(k["op"].notna(), "(no op)")
+        replayed = (k["link"] == "graph").to_numpy(bool) if "link" in k else False
+        key = k["op"].astype(object).where(k["op"].notna(), np.where(replayed, "(graph replay, no shapes)", "(no op)"))
     elif by == "module":
         key = _module_key(k["module"].astype(object), depth)
     elif by == "dtype":
@@ -248,10 +262,13 @@ def breakdown_figure(a, by="category", top=20, depth=3, height=None):
         hovertemplate=("%{customdata[0]}<br>GPU time: %{customdata[1]} (%{customdata[2]})<br>%{customdata[3]} kernel(s)"
                        "<br>achieved: %{customdata[4]} TFLOP/s<br>%{customdata[5]} of ceiling<extra></extra>")))
     fig.update_layout(
-        title={"text": f"GPU time by {by} — {esc(a.name, 120)}"},
+        title={"text": f"GPU time by {by}", "x": 0, "xref": "paper", "xanchor": "left"},
         height=height or max(260, 60 + 26 * len(t)), xaxis={"title": "GPU time (ms, summed over kernels)"},
         yaxis={"autorange": "reversed", "automargin": True}, margin={"l": 10, "t": 60}, hoverlabel={"align": "left"})
     return fig
+
+
+MFU_TICKS = {"tickmode": "auto", "tickformat": ".2~r", "ticksuffix": "%", "nticks": 6, "showgrid": False}  # 0.4%, not 0.392
 
 
 def timeline_figure(a, height=None):
@@ -291,8 +308,8 @@ def timeline_figure(a, height=None):
         fig.add_trace(go.Scatter(x=mid, y=mfu, mode="lines+markers", name="MFU % (window)", line={"color": "#d62728"},
                                  hovertemplate="t=%{x:.3f} ms<br>MFU %{y:.3g}%<extra></extra>"), row=r, col=1, secondary_y=True)
         fig.update_xaxes(title_text="time since first kernel (ms)", row=r, col=1)
-        fig.update_yaxes(title_text="TFLOP/s", row=r, col=1, secondary_y=False)
-        fig.update_yaxes(title_text="MFU %", row=r, col=1, secondary_y=True, rangemode="tozero")
+        fig.update_yaxes(title_text="TFLOP/s", row=r, col=1, secondary_y=False, tickformat="~g")
+        fig.update_yaxes(title_text="MFU", row=r, col=1, secondary_y=True, rangemode="tozero", **MFU_TICKS)
         r += 1
     if has_st:
         steps = [f"step {int(s)}" for s in st["step"]]
@@ -306,10 +323,11 @@ def timeline_figure(a, height=None):
             fig.add_trace(go.Scatter(x=steps, y=st["busy_mfu"].astype(float) * 100, mode="lines+markers",
                                      name="busy MFU % (step)", line={"color": "#ff7f0e", "dash": "dot"},
                                      hovertemplate="%{x}<br>busy MFU %{y:.3g}%<extra></extra>"), row=r, col=1, secondary_y=True)
-        fig.update_yaxes(title_text="TFLOP/s", row=r, col=1, secondary_y=False)
-        fig.update_yaxes(title_text="MFU %", row=r, col=1, secondary_y=True, rangemode="tozero")
-    fig.update_layout(title={"text": f"Achieved TFLOP/s and MFU — {esc(a.name, 120)}"},
-                      height=height or 330 * rows, bargap=0.05, margin={"t": 80})
+        fig.update_yaxes(title_text="TFLOP/s", row=r, col=1, secondary_y=False, tickformat="~g")
+        fig.update_yaxes(title_text="MFU", row=r, col=1, secondary_y=True, rangemode="tozero", **MFU_TICKS)
+    fig.update_layout(title={"text": "Achieved TFLOP/s and MFU", "x": 0, "xref": "paper", "xanchor": "left"},
+                      legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "bottom", "yref": "container"},
+                      height=height or 330 * rows + 40, bargap=0.05, margin={"t": 80, "b": 90})
     return fig
 
 

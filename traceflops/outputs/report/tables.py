@@ -67,15 +67,18 @@ def key_label(op, dims, dtype, category):
 def aggregate(k, by):
     """One row per group of `by` columns with summed time/FLOPs/bytes and time-weighted roofline numbers.
 
-    achieved_tflops = Σflops / Σtime; intensity = Σflops / Σbytes (rows with both); pct_of_ceiling =
-    Σ time_at_ceiling / Σ time over rows that have a ceiling, ×100 (the per-kernel definition, pooled).
+    achieved_tflops = Σflops / Σtime, NaN when no kernel of the group has known FLOPs (unknown is not 0);
+    achieved_gbps = Σbytes / Σtime over the rows with bytes; intensity = Σflops / Σbytes (rows with both);
+    pct_of_ceiling = Σ time_at_ceiling / Σ time over rows that have a ceiling, ×100 (the per-kernel definition,
+    pooled); top_name and bound are those of the group's longest kernel.
     """
     if not len(k):
         return pd.DataFrame(columns=list(by) + ["kernels", "time_us", "flops", "bytes", "achieved_tflops",
-                                                "intensity", "pct_of_ceiling", "time_lost_us", "sm_fill", "top_name"])
+                                                "achieved_gbps", "intensity", "pct_of_ceiling", "time_lost_us", "sm_fill", "top_name"])
     dur = k["dur_us"].to_numpy(float)
     dur = np.where(np.isfinite(dur), dur, 0.0)
-    flops = np.nan_to_num(k["flops"].to_numpy(float)) if "flops" in k else np.zeros(len(k))
+    raw_flops = k["flops"].to_numpy(float) if "flops" in k else np.full(len(k), np.nan)
+    flops = np.nan_to_num(raw_flops)
     byts = k["bytes"].to_numpy(float) if "bytes" in k else np.full(len(k), np.nan)
     tc = k["time_at_ceiling_us"].to_numpy(float) if "time_at_ceiling_us" in k else np.full(len(k), np.nan)
     lost = k["time_lost_us"].to_numpy(float) if "time_lost_us" in k else np.full(len(k), np.nan)
@@ -103,6 +106,9 @@ def aggregate(k, by):
     tc, tct = total(np.where(has_c, tc, 0.0)), total(np.where(has_c, dur, 0.0))
     sf, sft = total(np.where(has_f, fill * dur, 0.0)), total(np.where(has_f, dur, 0.0))
     flops_sum = total(flops)
+    known = anyof(np.isfinite(raw_flops))
+    has_b = np.isfinite(byts)
+    bt = total(np.where(has_b, dur, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         agg = pd.DataFrame({
             **{c: keys[c].to_numpy(object)[first] for c in by},
@@ -112,7 +118,8 @@ def aggregate(k, by):
             "peak_tflops": top(k["peak_tflops"].to_numpy(float) if "peak_tflops" in k else np.nan),
             "peak_tbps": top(k["peak_tbps"].to_numpy(float) if "peak_tbps" in k else np.nan),
             "tensor_core": anyof(k["tensor_core"].fillna(False).to_numpy(bool) if "tensor_core" in k else False),
-            "achieved_tflops": np.where(time_us > 0, flops_sum / time_us / 1e6, np.nan),
+            "achieved_tflops": np.where(known & (time_us > 0), flops_sum / time_us / 1e6, np.nan),
+            "achieved_gbps": np.where(bt > 0, total(np.where(has_b, byts, 0.0)) / bt / 1e3, np.nan),
             "intensity": np.where(bi > 0, fi / bi, np.nan),
             "pct_of_ceiling": np.where(tct > 0, tc / tct * 100, np.nan),
             "sm_fill": np.where(sft > 0, sf / sft, np.nan),  # time-weighted
@@ -121,6 +128,8 @@ def aggregate(k, by):
     g_sorted = gid[order]
     _, at = np.unique(g_sorted, return_index=True)
     agg["top_name"] = k["name"].to_numpy(object)[order[at]]
+    if "bound" in k:
+        agg["bound"] = k["bound"].astype(object).to_numpy(object)[order[at]]
     return agg.sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -134,6 +143,22 @@ def _group_ids(keys):
     first = np.full(len(uniq), len(keys), dtype=np.int64)
     np.minimum.at(first, gid, np.arange(len(keys)))
     return gid.astype(np.intp), first
+
+
+KERNEL_GROUP = ["name", "op", "input_dims", "dtype", "category"]
+
+
+def kernel_groups(k):
+    """Kernels grouped by name + op + shapes + dtype + category, with each group's share of GPU time: the top
+    kernels of the report and of the CLI."""
+    t = aggregate(k[[c for c in k.columns if c in KERNEL_GROUP or c in _AGG_USES]], KERNEL_GROUP)
+    total = float(t["time_us"].sum())
+    t["share"] = t["time_us"] / total if total > 0 else np.nan
+    return t
+
+
+_AGG_USES = {"dur_us", "flops", "bytes", "time_at_ceiling_us", "time_lost_us", "sm_fill", "peak_tflops", "peak_tbps",
+             "tensor_core", "bound"}
 
 
 def group_table(k):
@@ -163,7 +188,22 @@ def fmt_num(x, digits=3):
         return f"{x / 1e6:.{digits}g}M"
     if ax >= 1e4:
         return f"{x / 1e3:.{digits}g}k"
+    if ax >= 10 ** digits:  # 1978, not 1.98e+03
+        return f"{x:.0f}"
+    if ax < 10 ** -digits:  # <0.001, not 3.87e-05
+        return f"{'-' if x < 0 else ''}<{10 ** -digits:g}"
     return f"{x:.{digits}g}"
+
+
+def fmt_gbps(x):
+    """A bandwidth in GB/s as a plain number: 3 significant digits, no exponent (1,340 · 87.2 · 0.512)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(x):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def fmt_us(us):
@@ -185,4 +225,6 @@ def fmt_pct(x, digits=3):
         x = float(x)
     except (TypeError, ValueError):
         return "–"
-    return f"{x:.{digits}g}%" if np.isfinite(x) else "–"
+    if not np.isfinite(x):
+        return "–"
+    return f"{x:,.0f}%" if abs(x) >= 10 ** digits else f"{x:.{digits}g}%"  # 11,400%, not 1.14e+04%
