@@ -1,5 +1,6 @@
 """The README's promise, on every shared trace and every committed sample: every GPU event in the file is a row of
-kernels.parquet, and each row without FLOPs says why in `flops_reason`."""
+kernels.parquet, and each row without FLOPs says why in `flops_reason`; and no kernel sits above its roofline
+ceiling unless the L2 cache explains it."""
 import pandas as pd
 import pytest
 
@@ -12,7 +13,8 @@ from .robust_helpers import COMMITTED, raw_bytes, stdlib_gpu_count
 
 def _traces():
     seen, out = set(), []
-    for p in COMMITTED + all_shared_traces():
+    gpu_fixtures = sorted((COMMITTED[0].parent / "gpu").glob("*.json.gz")) if COMMITTED else []
+    for p in COMMITTED + gpu_fixtures + all_shared_traces():
         if (p.name, p.stat().st_size) not in seen:
             seen.add((p.name, p.stat().st_size))
             out.append(p)
@@ -45,6 +47,9 @@ def test_every_gpu_event_is_a_row_and_says_why_it_has_no_flops(trace, tmp_path):
                              f"reason: {k.loc[none][blank.to_numpy()]['name'].head(3).tolist()}")
     # and a row with FLOPs carries no leftover reason that would contradict them
     assert k.loc[~none, "flops_reason"].isna().all(), trace.name
+    # issue 18: no kernel is above 105% of its ceiling unless L2 explains it (a wrong FLOP or byte count)
+    over = k[(k["pct_of_ceiling"] > 105) & (k["roof_flag"] != "cache_resident")]
+    assert over.empty, f"{trace.name}: {over[['name', 'op', 'pct_of_ceiling', 'roof_flag']].head(3).to_dict('records')}"
 
 
 def test_the_check_runs_on_the_shared_corpus():

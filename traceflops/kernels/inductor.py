@@ -22,6 +22,8 @@ estimates at the size hints: used when recorded (source `inductor`), with `kerne
 """
 from __future__ import annotations
 
+import math
+
 from ..numbers import finite_or_none
 from .dtypes import compute_dtype
 from .registry import OpCost, register
@@ -69,13 +71,44 @@ def launch_bytes(a, roles, same=None):
         j = same[i] if same is not None and same[i] is not None else i
         merged.setdefault(j, set()).add(role)
     read = written = 0.0
+    space = iteration_space(a)
     for j, rs in merged.items():
-        b = a.nbytes(j)
+        b = touched(a, j, space)
         if b is None:
             return None
         read += b if rs & READS else 0.0
         written += b if rs & WRITES else 0.0
     return read, written
+
+
+POINTWISE_OR_REDUCTION = ("triton_poi_", "triton_red_", "triton_per_")
+
+
+def iteration_space(a):
+    """Points of a pointwise or reduction kernel's iteration space: the product of the launch's trailing int
+    arguments (xnumel, and ynumel / rnumel / r0_numel where the kernel has them); None when they are not recorded
+    or the kernel is a template (whose trailing ints are grid sizes)."""
+    if not str(a.extra.get("name", "")).startswith(POINTWISE_OR_REDUCTION):
+        return None
+    n, dims = len(a), []
+    for i in range(n - 1, -1, -1):
+        if a.shape(i) is not None:  # the sizes follow the last pointer
+            break
+        v = a.int(i)
+        if v is None or v <= 0:
+            break
+        dims.append(v)
+    return float(math.prod(dims)) if dims else None
+
+
+def touched(a, i, space):
+    """Bytes of argument i the kernel can touch: each pointer is loaded or stored at most once per point of the
+    iteration space, so a table gathered from (an embedding) counts the rows read, not the whole table."""
+    b = a.nbytes(i)
+    size = a.itemsize(i)
+    if b is None or space is None or size is None:
+        return b
+    return min(b, space * size)
 
 
 def first_type(a, roles=None):
@@ -100,8 +133,10 @@ def inductor_launch_cost(a):
     idx = a.tensor_idx()
     if not idx:
         return OpCost(flops=flop, dtype=compute_dtype(t), source="inductor") if flop else None
-    nbytes = [a.nbytes(i) for i in idx]
+    space = iteration_space(a)
+    nbytes = [touched(a, i, space) for i in idx]
     total = None if any(b is None for b in nbytes) else float(sum(nbytes))
     return OpCost(flops=flop, bytes=total, dtype=compute_dtype(t), source="inductor" if flop else "estimate",
-                  note="Inductor launch without its output code: each tensor argument counted once (an in-place "
-                       "argument is read and written; pass --compiled for exact bytes)")
+                  note="Inductor launch without its output code: each tensor argument counted once, at most once per "
+                       "point of the kernel's iteration space (an in-place argument is read and written; pass "
+                       "--compiled for exact bytes)")

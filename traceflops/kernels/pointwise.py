@@ -48,10 +48,39 @@ def broadcast(shapes):
     return out
 
 
-def elementwise_cost(a, per_elem, inplace=False, out_type=None, compare=False):
-    idx = a.tensor_idx()
+# Inputs the functional schema records before an `out=` tensor (aten's .out overloads append it last):
+# unary ops 1, binary 2, add/sub 3 (alpha), ...; ops not listed never take the out= reading.
+_UNARY = ("abs", "bitwise_not", "ceil", "cos", "erf", "exp", "exp2", "expm1", "floor", "isfinite", "isinf", "isnan",
+          "log", "log10", "log1p", "log2", "logical_not", "neg", "reciprocal", "relu", "round", "rsqrt", "sgn",
+          "sigmoid", "sign", "silu", "sin", "sqrt", "square", "tan", "tanh", "trunc", "mish", "hardsigmoid",
+          "hardswish")
+_BINARY = ("__and__", "__or__", "__xor__", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "copysign", "div",
+           "divide", "eq", "floor_divide", "fmod", "ge", "gt", "le", "lt", "logical_and", "logical_or", "logical_xor",
+           "maximum", "minimum", "mul", "multiply", "ne", "remainder", "true_divide", "pow", "clamp_min", "clamp_max",
+           "gelu", "leaky_relu", "logit", "sigmoid_backward", "tanh_backward", "silu_backward")
+OUT_ARITY = {**dict.fromkeys(_UNARY, 1), **dict.fromkeys(_BINARY, 2),
+             **dict.fromkeys(("add", "sub", "subtract", "rsub", "clamp", "hardtanh", "softplus", "threshold", "lerp",
+                              "gelu_backward", "threshold_backward", "logit_backward", "where", "masked_fill"), 3),
+             **dict.fromkeys(("addcmul", "addcdiv", "nan_to_num", "elu", "hardtanh_backward"), 4)}
+
+
+def out_arg(a, arity):
+    """Index of an `out=` tensor (the last input, past the functional schema's `arity` inputs, shaped like the
+    broadcast result of the inputs before it), or None."""
+    last = len(a) - 1
+    if arity is None or last < arity or a.shape(last) is None:
+        return None
+    before = [a.shape(i) for i in a.tensor_idx() if i < last]
+    return last if before and broadcast(before) == a.shape(last) else None
+
+
+def elementwise_cost(a, per_elem, inplace=False, out_type=None, compare=False, arity=None):
+    out_i = None if inplace else out_arg(a, arity)
+    idx = [i for i in a.tensor_idx() if i != out_i]
     if not idx:
         return None
+    if out_i is not None and out_type is None:
+        out_type = a.type(out_i)  # an out= tensor is written, never read, in its own dtype
     shapes = [a.shape(i) for i in idx]
     out_shape = a.shape(0) if inplace and a.shape(0) is not None else broadcast(shapes)
     if out_shape is None:
@@ -71,7 +100,7 @@ def _make(op, per_elem):
     compare = op in COMPARE
 
     def pointwise_flop(a):
-        return elementwise_cost(a, per_elem, compare=compare)
+        return elementwise_cost(a, per_elem, compare=compare, arity=OUT_ARITY.get(op))
 
     def pointwise_inplace_flop(a):
         return elementwise_cost(a, per_elem, inplace=True)
