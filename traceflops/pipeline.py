@@ -13,6 +13,7 @@ from .cost import attribute, collective_bytes, cost_from_launch_shapes, mark_rec
 from .cost.compiled import compiled_costs
 from .cost.compiled_files import beside_trace, load_compiled
 from .cost.compiled_replay import compiled_replays, compiled_summary
+from .cost.multi_tensor import multi_tensor_bytes
 from .cost.serving_attention import op_steps, step_attention
 from .cost.graphs import attribute_graphs, capture_reference_rows, captured_launches, empty_reference, finish_graphs, graph_kernels
 from .ingest import DEFAULT_MAX_BYTES, read_trace
@@ -70,7 +71,8 @@ def op_costs(ops, gpu=None):
         return _empty_costs()
     if gpu is not None:
         launched = np.zeros(len(ops), dtype=bool)
-        lo = gpu["launch_op_row"].to_numpy()[(gpu["kind"] == "kernel").to_numpy(bool)]
+        # a graph launch's kernels replay captured work: the op around the launch call does not describe it
+        lo = gpu["launch_op_row"].to_numpy()[(gpu["kind"] == "kernel").to_numpy(bool) & (gpu["link"] != "graph").to_numpy(bool)]
         launched[lo[lo >= 0]] = True
         ops = ops.assign(launches_kernels=launched)
     return mark_recompute(ops, one_level(ops, cost_ops(ops)))
@@ -81,13 +83,14 @@ def kernel_costs(trace, gpu, ops, costs):
     classes = classify_kernels(gpu["name"])
     k = gpu.copy(deep=False)  # copy-on-write (pandas 3): no data copied, and gpu stays as it was
     att = attribute(gpu, ops, costs, classes)
-    for c in att.columns:
-        k[c] = att[c].to_numpy()
+    for c in att.columns:  # Series on the same index: text columns stay as they are, not converted and back
+        k[c] = att[c]
     for c in ("category", "library", "tensor_core", "name_dtype", "is_helper"):
-        k[c] = classes[c].to_numpy()
+        k[c] = classes[c]
     k.loc[k["kind"] == "memcpy", "category"] = "copy"
     k.loc[k["kind"] == "memset", "category"] = "memset"
     cost_from_launch_shapes(k, ops, trace.launches)
+    multi_tensor_bytes(k)  # fused/foreach optimizer kernels: bytes from their grid
     return k
 
 
