@@ -120,3 +120,26 @@ def test_device_file_host_link_override(tmp_path):
 def test_every_catalog_device_states_its_host_link():
     missing = [s.key for s in traceflops.load_catalog().values() if s.host_gbps is None and s.host_link is None]
     assert not missing
+
+
+def test_report_shows_measured_ceilings_and_flags(tmp_path):
+    f = tmp_path / "dev.yaml"
+    f.write_text("devices:\n  - key: h100-sxm\n    max_achievable: {bf16: 700, fp32: 50, tbps: 3.0}\n")
+    from traceflops.outputs.report.plots import roofline_figure
+    a = traceflops.analyze(H100_SAMPLE, device_file=str(f))
+    names = [t.name for t in roofline_figure(a).data if t.name and "measured" in t.name]
+    assert names == ["bf16 tensor cores: 700 TFLOP/s, 3 TB/s (measured, --device-file)",
+                     "fp32 vector units: 50 TFLOP/s, 3 TB/s (measured, --device-file)"]
+    html = a.write(tmp_path / "out")["report"].read_text()
+    assert "% of measured ceiling" in html and "roofline flag" in html
+    assert "datasheet peaks" in html  # the MFU denominator is printed, not only in a tooltip
+    plain = traceflops.analyze(H100_SAMPLE).write(tmp_path / "plain")["report"].read_text()
+    assert "% of measured ceiling" not in plain
+
+
+def test_kernel_groups_carry_their_flags():
+    from traceflops.outputs.report.tables import aggregate
+    k = pd.DataFrame({"name": ["a", "a", "a", "b"], "dur_us": [1.0, 2.0, 3.0, 4.0], "flops": [1e9] * 4,
+                      "bytes": [1e6] * 4, "roof_flag": ["suspect", None, "suspect", "cache_resident"]})
+    g = aggregate(k, ["name"]).set_index("name")
+    assert g.loc["a", "roof_flags"] == "suspect ×2" and g.loc["b", "roof_flags"] == "cache_resident ×1"

@@ -44,6 +44,17 @@ def table(title, rows):
     console.print(t)
 
 
+def denominator(mfu):
+    """What MFU was divided by: wall time × GPUs × the datasheet peak of each kernel's dtype and math mode."""
+    from ..outputs.report.tables import fmt_us
+    used = mfu.get("peaks_used") or []
+    peaks = ", ".join(f"{u['dtype']}{' TC' if u.get('tensor_core') else ''} {u['peak_tflops']:g} TFLOP/s"
+                      f" ({100 * u['flops_share']:.3g}% of FLOPs)" for u in used[:3]) or "no known peak"
+    wall = mfu.get("wall_us")
+    return (f"{fmt_us(wall) if wall else '-'} x {mfu.get('gpus') or '-'} GPU(s) x datasheet peaks: {peaks}"
+            + (f"; {mfu['suspect_kernels']} suspect kernel(s) left out" if mfu.get("suspect_kernels") else ""))
+
+
 def print_summary(a, written):
     s = a.summary
     tot, cov, mfu = s["totals"], s["coverage"], s["mfu"]
@@ -62,7 +73,10 @@ def print_summary(a, written):
         f" ({pct(replay['gpu_time_share'])} of GPU time: graph replays without shapes)" if replay else ""))
     t.add_row("GPU time with FLOPs or bytes", pct(cov.get("time_with_flops_or_bytes")))
     t.add_row("MFU (wall) / busy-time MFU", f"{mfu_pct(mfu.get('mfu'))} / {mfu_pct(mfu.get('busy_mfu'))}")
-    t.add_row("roofline flags", f"{s['roofline']['suspect']} suspect, {s['roofline']['cache_resident']} cache-resident")
+    t.add_row("MFU divides by", denominator(mfu))
+    r = s["roofline"]
+    t.add_row("roofline flags", f"{r['suspect']} suspect (out of MFU), {r.get('suspect_bytes', 0)} suspect bytes, "
+                                f"{r['cache_resident']} cache-resident")
     for name, p in written.items():
         t.add_row(f"wrote {name}", str(p))
     console.print(t)

@@ -84,9 +84,12 @@ def peaks_used(k):
     has = (fl > 0) & (k["peak_tflops"].to_numpy(float) > 0)
     if not has.any():
         return []
-    g = pd.DataFrame({"dtype": k["dtype"].to_numpy(object)[has] if "dtype" in k else None,
-                      "tensor_core": k["tensor_core"].to_numpy(object)[has] if "tensor_core" in k else None,
-                      "peak_tflops": k["peak_tflops"].to_numpy(float)[has], "flops": fl[has]})
+    dtype = k["dtype"].to_numpy(object)[has] if "dtype" in k else np.full(int(has.sum()), None, dtype=object)
+    tc = k["tensor_core"].fillna(False).to_numpy(bool)[has] if "tensor_core" in k else np.zeros(int(has.sum()), bool)
+    # off the tensor cores every dtype but fp64 runs at the vector fp32 rate (roofline.catalog.peak_for)
+    dtype = np.where(tc, dtype, np.where(dtype == "fp64", "fp64", "fp32"))
+    g = pd.DataFrame({"dtype": dtype, "tensor_core": tc, "peak_tflops": k["peak_tflops"].to_numpy(float)[has],
+                      "flops": fl[has]})
     g = g.fillna({"dtype": "?"}).groupby(["dtype", "tensor_core", "peak_tflops"], dropna=False)["flops"].sum()
     total = float(g.sum())
     return [{"dtype": d, "tensor_core": bool(tc) if tc is not None else None, "peak_tflops": float(p),

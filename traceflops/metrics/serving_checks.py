@@ -7,7 +7,6 @@ Llama-3-8B-shaped model), so the config given with --model is checked against wh
   attention, norms and projections once, or twice for the norms); the most common such count over steps;
 * hidden size: whether it is an inner (K) dimension of the GEMM ops whose input shapes were recorded.
 """
-import json
 import re
 
 import numpy as np
@@ -36,16 +35,16 @@ def layers_from_kernels(kernels):
 
 
 def gemm_inner_dims(ops):
-    """The K (last) dimension of every input of the GEMM ops with recorded shapes."""
-    if ops is None or not len(ops) or "input_dims" not in ops:
+    """The last two dimensions of every input of the GEMM ops with recorded shapes (`shapes`: the lists ingest
+    decoded; a table without them has none to offer)."""
+    if ops is None or not len(ops) or "shapes" not in ops:
         return set()
-    g = ops[ops["name"].astype(str).str.contains(GEMM_OP) & ops["input_dims"].notna()]
+    gemm = ops["name"].astype(str).str.contains(GEMM_OP).to_numpy(bool)
+    codes = pd.factorize(ops["input_dims"].where(gemm))[0] if "input_dims" in ops else np.array([], dtype=int)
+    rows = np.flatnonzero(codes >= 0)
     dims = set()
-    for text in pd.unique(g["input_dims"].astype(str)):
-        try:
-            shapes = json.loads(text)
-        except ValueError:
-            continue
+    for i in rows[np.unique(codes[rows], return_index=True)[1]]:  # one look per distinct recorded shape list
+        shapes = ops["shapes"].iat[i]
         for s in shapes if isinstance(shapes, list) else []:
             if isinstance(s, list) and len(s) >= 2 and all(isinstance(x, int) for x in s):
                 dims.update((s[-1], s[-2]))

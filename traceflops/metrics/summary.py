@@ -12,8 +12,11 @@ from .advice import NO_GPU_EVENTS, advice
 def device_block(spec):
     if spec is None:
         return None
-    return {"name": spec.name, "key": spec.key, "peak_tflops": dict(spec.peak_tflops), "peak_tbps": spec.peak_tbps,
-            "source": spec.source}
+    block = {"name": spec.name, "key": spec.key, "peak_tflops": dict(spec.peak_tflops), "peak_tbps": spec.peak_tbps,
+             "source": spec.source}
+    if spec.max_achievable:  # a device file's measured ceilings (TFLOP/s per dtype, tbps)
+        block["max_achievable"] = dict(spec.max_achievable)
+    return block
 
 
 def build_summary(trace, k, ops, devices, dev_warnings, mfu):

@@ -6,6 +6,7 @@ current and that real outputs carry exactly these columns and only these summary
 from dataclasses import dataclass
 
 from .schema_model import MODEL_ROWS
+from .schema_ranks import RANKS_ROWS
 from .schema_steps import SERVING_ROWS, STEP_ROWS
 
 
@@ -154,6 +155,8 @@ SUMMARY = _fields([
     ("device.peak_tflops.*", "float", "TFLOP/s", "one dtype's peak (fp64, fp64_tc, fp32, tf32, bf16, fp16, fp8, int8, fp4)"),
     ("device.peak_tbps", "float", "TB/s", "memory bandwidth"),
     ("device.source", "str", "", "where the figures come from"),
+    ("device.max_achievable", "object", "", "measured ceilings from a `--device-file` (TFLOP/s per dtype, `tbps`)"),
+    ("device.max_achievable.*", "float", "", "one measured ceiling"),
     ("devices", "object", "", "per device id, the same block, when kernels ran on several GPUs"),
     ("devices.*", "object", "", "one device's block (as `device`)"),
     ("devices.*.name", "str", "", "device name"),
@@ -162,6 +165,8 @@ SUMMARY = _fields([
     ("devices.*.peak_tflops.*", "float", "TFLOP/s", "one dtype's peak"),
     ("devices.*.peak_tbps", "float", "TB/s", "memory bandwidth"),
     ("devices.*.source", "str", "", "source"),
+    ("devices.*.max_achievable", "object", "", "measured ceilings"),
+    ("devices.*.max_achievable.*", "float", "", "one measured ceiling"),
     ("totals", "object", "", "counts and sums over the trace"),
     ("totals.gpu_events", "int", "", "GPU activity events (= rows of kernels.parquet)"),
     ("totals.kernels", "int", "", "kernels"),
@@ -320,67 +325,8 @@ SUMMARY = _fields([
 
 STEPS = _fields(STEP_ROWS)  # steps.parquet (outputs/schema_steps.py)
 
-# The combined OUT/summary.json of a rank folder (`traceflops analyze DIR/`, apps/ranks.py, metrics/job.py).
-RANKS_SUMMARY = _fields([
-    ("ranks[]", "object", "", "one entry per trace file, by rank"),
-    ("ranks[].rank", "int", "", "distributedInfo rank (the file's position when the trace has none)"),
-    ("ranks[].trace", "str", "", "trace name"),
-    ("ranks[].path", "str", "", "path as given"),
-    ("ranks[].file", "str", "", "the file's partition value (its name without .json/.gz, made path-safe and unique)"),
-    ("ranks[].partition", "str", "", "where its rows are: `rank=N`, or `rank=N/file=NAME` when ranks collide"),
-    ("ranks[].world_size", "int", "", "distributedInfo world size"),
-    ("ranks[].totals", "object", "", "the rank's `totals` block (as in a one-trace summary.json)"),
-    ("ranks[].totals.*", "float", "", "gpu_events, kernels, memcpy, memset, cpu_ops, gpu_time_us, gpu_busy_us, "
-                                     "flops, bytes, op_flops, op_recompute_flops"),
-    ("ranks[].step_time_us", "float", "µs", "median step wall time (the whole wall without steps)"),
-    ("ranks[].steps", "int", "", "profiler steps"),
-    ("ranks[].mfu", "float", "", "the rank's MFU"),
-    ("rank_count", "int", "", "trace files analyzed"),
-    ("median", "object", "", "medians over ranks"),
-    ("median.gpu_busy_us", "float", "µs", "median GPU busy time"),
-    ("median.step_time_us", "float", "µs", "median step time"),
-    ("straggler_threshold_pct", "float", "%", "a rank this far above the median is a straggler"),
-    ("stragglers[]", "object", "", "ranks above the threshold"),
-    ("stragglers[].rank", "int", "", "rank"),
-    ("stragglers[].trace", "str", "", "its trace"),
-    ("stragglers[].why", "list", "", "what is above the median, by how much"),
-    ("job", "object", "", "the job over all its GPUs: Σ_ranks Σ_i flops_i/peak_i ÷ (GPUs × job wall)"),
-    ("job.ranks", "int", "", "ranks with timed GPU activity"),
-    ("job.gpus", "int", "", "GPUs with activity, summed over ranks"),
-    ("job.flops", "float", "FLOP", "FLOPs counted over all ranks"),
-    ("job.wall_us", "float", "µs", "the job wall time MFU divides by"),
-    ("job.wall_basis", "str", "", "first kernel start to last kernel end over all ranks (absolute time), or the median "
-                                  "rank wall when the clocks are not comparable"),
-    ("job.clocks_comparable", "bool", "", "every rank's kernel window overlaps the others' on absolute time "
-                                          "(ts + baseTimeNanoseconds where recorded)"),
-    ("job.clock_note", "str", "", "why the clocks are (not) taken as comparable"),
-    ("job.mfu", "float", "", "job MFU"),
-    ("job.hfu", "float", "", "job HFU (with recomputed FLOPs)"),
-    ("job.achieved_tflops", "float", "TFLOP/s", "FLOPs ÷ (GPUs × job wall)"),
-    ("job.rank_mfu", "object", "", "spread of the ranks' own MFU"),
-    ("job.rank_mfu.*", "float", "", "min, median, max"),
-    ("job.ranks_without_mfu", "list", "", "ranks with no MFU (no FLOPs, unknown device or dtype)"),
-    ("job.note", "str", "", "caveat, or why there is no job MFU"),
-    ("job.steps_aligned", "bool", "", "every rank records the same ProfilerStep numbers"),
-    ("job.steps_note", "str", "", "which steps, or why there is no per-step job MFU"),
-    ("job.per_step[]", "object", "", "per profiler step, when steps align"),
-    ("job.per_step[].step", "int", "", "step number"),
-    ("job.per_step[].ranks", "int", "", "ranks"),
-    ("job.per_step[].gpus", "int", "", "GPUs"),
-    ("job.per_step[].flops", "float", "FLOP", "FLOPs"),
-    ("job.per_step[].wall_us", "float", "µs", "first kernel start to last kernel end of the step over all ranks (or the "
-                                              "median rank's step wall)"),
-    ("job.per_step[].mfu", "float", "", "job MFU of the step"),
-    ("job.per_step[].hfu", "float", "", "job HFU of the step"),
-    ("job.per_step[].rank_mfu", "object", "", "spread of the ranks' own MFU in this step"),
-    ("job.per_step[].rank_mfu.*", "float", "", "min, median, max"),
-    ("layout", "object", "", "where the partitioned tables are"),
-    ("layout.kernels", "str", "", "kernels partition path pattern"),
-    ("layout.ops", "str", "", "ops partition path pattern"),
-    ("layout.per_rank_summary", "str", "", "per-rank summary.json path pattern"),
-    ("layout.keyed_by_file", "bool", "", "two files report the same rank, so partitions are keyed by file as well"),
-    ("warnings", "list", "", "duplicate ranks, and each rank's warnings prefixed with its rank"),
-])
+
+RANKS_SUMMARY = _fields(RANKS_ROWS)  # the combined summary.json of a rank folder (outputs/schema_ranks.py)
 
 
 def _table(fields, title):

@@ -230,7 +230,7 @@ def headline(a):
         ("achieved TFLOP/s (while busy)", fmt_num(busy_tflops), "total FLOPs / GPU busy time"),
         ("achieved TFLOP/s (wall)", fmt_num(mfu.get("achieved_tflops")), f"total FLOPs / wall time ({mfu.get('wall_basis', 'wall')})"),
         ("% of peak while busy (busy MFU)", pct(mfu.get("busy_mfu")), "each kernel's FLOPs against the peak of its dtype, over busy time"),
-        ("MFU", pct(mfu.get("mfu")), "over wall time × GPUs"),
+        ("MFU", pct(mfu.get("mfu")), "over wall time × GPUs, against the datasheet peaks: " + _denominator(mfu)),
         ("HFU", pct(mfu.get("hfu")), "MFU plus recomputed FLOPs"),
         ("GPU time with FLOPs or bytes", pct(cov.get("time_with_flops_or_bytes")), "coverage: share of GPU time we could cost"),
         ("kernels linked to an op", pct(cov.get("link_rate")), "share of kernels attributed to a CPU op"),
@@ -238,20 +238,40 @@ def headline(a):
     ]
 
 
-def _kernel_rows(t, n):
+def _denominator(mfu):
+    """The peaks MFU divides by, as the summary lists them ('bf16 tensor cores 989 TFLOP/s (99.9% of FLOPs)')."""
+    used = mfu.get("peaks_used") or []
+    parts = [f"{u.get('dtype')}{' tensor cores' if u.get('tensor_core') else ''} {fmt_num(u.get('peak_tflops'))} "
+             f"TFLOP/s ({fmt_pct(100 * (u.get('flops_share') or 0))} of FLOPs)" for u in used[:4]]
+    text = "; ".join(parts) if parts else "no kernel with a known peak"
+    if mfu.get("suspect_kernels"):
+        text += (f". Left out: {mfu['suspect_kernels']} suspect kernel(s) above their compute peak "
+                 f"({fmt_num(mfu.get('suspect_flops'))} FLOPs whose count cannot be right)")
+    return text
+
+
+def _kernel_rows(t, n, measured=False):
     rows = []
     for r in t.head(n).itertuples(index=False):
         kind = " · ".join(x for x in (r.dtype, r.category) if isinstance(x, str) and x) or "–"
-        rows.append([Name(r.name), short(r.op, 80), short(r.input_dims, 120), kind, int(r.kernels),
-                     fmt_us(r.time_us), fmt_pct(100 * r.share), fmt_num(r.achieved_tflops), fmt_gbps(r.achieved_gbps),
-                     getattr(r, "bound", None), fmt_pct(r.pct_of_ceiling), fmt_us(r.time_lost_us),
-                     fmt_pct(100 * r.sm_fill) if r.sm_fill == r.sm_fill else "–"])
+        row = [Name(r.name), short(r.op, 80), short(r.input_dims, 120), kind, int(r.kernels),
+               fmt_us(r.time_us), fmt_pct(100 * r.share), fmt_num(r.achieved_tflops), fmt_gbps(r.achieved_gbps),
+               getattr(r, "bound", None), fmt_pct(r.pct_of_ceiling), fmt_us(r.time_lost_us),
+               fmt_pct(100 * r.sm_fill) if r.sm_fill == r.sm_fill else "–", getattr(r, "roof_flags", None) or ""]
+        if measured:
+            row.insert(11, fmt_pct(getattr(r, "pct_of_achievable", float("nan"))))
+        rows.append(row)
     return rows
 
 
 KERNEL_HEADERS = ["kernel", "op", "shapes", "dtype · category", "calls", "GPU time", "share", "TFLOP/s", "GB/s",
-                  "bound", "% of ceiling", "time lost vs roofline", "SMs filled"]
+                  "bound", "% of ceiling", "time lost vs roofline", "SMs filled", "roofline flag"]
 KERNEL_NUMERIC = range(4, 13)
+
+
+def kernel_headers(measured):
+    """The kernel tables' headers; a device file's measured ceilings add '% of measured ceiling'."""
+    return KERNEL_HEADERS[:11] + ["% of measured ceiling"] + KERNEL_HEADERS[11:] if measured else KERNEL_HEADERS
 
 
 def kernel_groups(a):
@@ -293,7 +313,10 @@ def render_report(a, max_points=1500, top=25):
     from . import plots
     s = a.summary or {}
     body = []
-    body.append(section("Headline", cards(headline(a)) + _advice(s) + _warnings(s), "headline"))
+    mfu = s.get("mfu") or {}
+    denom = (f'<p class="note">MFU = Σ FLOPs / peak ÷ ({e(fmt_us(mfu.get("wall_us")))} wall × {e(mfu.get("gpus"))} GPU(s)); '
+             f"peaks: {e(_denominator(mfu))}.</p>") if mfu.get("wall_us") else ""
+    body.append(section("Headline", cards(headline(a)) + denom + _advice(s) + _warnings(s), "headline"))
     roof = plots.roofline_figure(a, max_points=max_points)
     info = getattr(roof, "_traceflops_info", {})
     body.append(section("Roofline", figure_block("fig-roofline", roof, 560) +
@@ -302,13 +325,16 @@ def render_report(a, max_points=1500, top=25):
                         "marker area grows with GPU time. Dashed lines are the compute and memory roofs of the device "
                         "for each math mode in use (tensor cores per dtype; vector units).</p>", "roofline"))
     groups = kernel_groups(a)
+    measured = bool("pct_of_achievable" in groups and groups["pct_of_achievable"].notna().any())
     body.append(section(f"Top {top} kernels by GPU time",
-                        table(KERNEL_HEADERS, _kernel_rows(groups, top), numeric=KERNEL_NUMERIC, mono=(0, 2), wide=(1,)), "top-time"))
+                        table(kernel_headers(measured), _kernel_rows(groups, top, measured),
+                              numeric=range(4, 13 + measured), mono=(0, 2), wide=(1,)), "top-time"))
     lost = groups[groups["time_lost_us"].notna()].sort_values("time_lost_us", ascending=False, kind="stable")
     body.append(section(f"Top {top} kernels by time lost vs roofline",
                         '<p class="note">time lost = GPU time − the time the kernel would take at its roofline ceiling '
                         "(compute or memory). It is where speed-ups are possible.</p>" +
-                        table(KERNEL_HEADERS, _kernel_rows(lost, top), numeric=KERNEL_NUMERIC, mono=(0, 2), wide=(1,)), "top-lost"))
+                        table(kernel_headers(measured), _kernel_rows(lost, top, measured),
+                              numeric=range(4, 13 + measured), mono=(0, 2), wide=(1,)), "top-lost"))
     bd = '<div class="grid2">' + figure_block("fig-by-category", plots.breakdown_figure(a, by="category")) + \
         figure_block("fig-by-op", plots.breakdown_figure(a, by="op", top=15))
     if a.kernels["module"].notna().any() if "module" in a.kernels else False:

@@ -108,6 +108,23 @@ def roofs_for(a, pts):
     return sorted(roofs, key=lambda r: -r[1])
 
 
+def measured_roofs(a, pts):
+    """[(label, TFLOP/s, TB/s)] of the device file's measured ceilings (`max_achievable`) for the math modes the
+    plotted work runs in; [] without a device file that gives them."""
+    dev = (a.summary or {}).get("device") or {}
+    ach = dev.get("max_achievable") or {}
+    if not ach or not len(pts):
+        return []
+    bw = ach.get("tbps", dev.get("peak_tbps"))
+    tc = pts["tensor_core"] if "tensor_core" in pts else pd.Series(False, index=pts.index)
+    roofs = {}
+    for d, t in set(zip(pts["dtype"], tc)):
+        key = d if t else ("fp64" if d == "fp64" else "fp32")
+        if isinstance(key, str) and ach.get(key):
+            roofs[math_mode(d, t)] = (float(ach[key]), float(bw) if bw else None)
+    return sorted(((lab, pk, b) for lab, (pk, b) in roofs.items()), key=lambda r: -r[1])
+
+
 def math_mode(dtype, tensor_core):
     """The units a kernel's peak is for: `bf16 tensor cores`, or the vector FP32 (FP64) units that run every
     non-tensor-core kernel whatever its dtype (catalog.peak_for), so bool and int64 kernels share one roof."""
@@ -173,9 +190,11 @@ def roofline_figure(a, by="auto", max_points=DEFAULT_MAX_POINTS, title=None, hei
     the compute and memory roofs of each dtype in use."""
     pts, info = roofline_points(a, by=by, max_points=max_points)
     roofs = roofs_for(a, pts)
+    measured = measured_roofs(a, pts)
     fig = _figure()
-    xlo, xhi = x_range(pts["intensity"].to_numpy(float) if len(pts) else [], roofs)
+    xlo, xhi = x_range(pts["intensity"].to_numpy(float) if len(pts) else [], roofs + measured)
     add_roofs(fig, roofs, xlo, xhi)
+    add_roofs(fig, measured, xlo, xhi, dash="dot", suffix=" (measured, --device-file)")
     tmax = float(pts["time_us"].max()) if len(pts) else 0.0
     seen = {}
     for cat, g in pts.groupby("category", sort=True):

@@ -130,7 +130,28 @@ def aggregate(k, by):
     agg["top_name"] = k["name"].to_numpy(object)[order[at]]
     if "bound" in k:
         agg["bound"] = k["bound"].astype(object).to_numpy(object)[order[at]]
+    if "roof_flag" in k:
+        agg["roof_flags"] = _flags(k["roof_flag"].to_numpy(object), gid, ng)
+    if "pct_of_achievable" in k:
+        pa = k["pct_of_achievable"].to_numpy(float)
+        has_a = np.isfinite(pa)
+        at_ach = np.where(has_a & (pa > 0), dur / np.where(pa > 0, pa, 1) * 100, 0.0)  # time at the measured ceiling
+        ta = total(np.where(has_a, dur, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            agg["pct_of_achievable"] = np.where(ta > 0, total(at_ach) / ta * 100, np.nan)
     return agg.sort_values("time_us", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _flags(flag, gid, ng):
+    """Per group, its kernels' roofline flags with counts ('suspect ×3'), or None."""
+    out = np.full(ng, None, dtype=object)
+    has = np.flatnonzero(pd.notna(pd.Series(flag, dtype=object)).to_numpy(bool))
+    if not len(has):
+        return out
+    counts = pd.DataFrame({"g": gid[has], "f": flag[has]}).value_counts().sort_index()
+    for g, c in counts.groupby(level=0):
+        out[g] = ", ".join(f"{f} ×{n}" for (_, f), n in c.items())
+    return out
 
 
 def _group_ids(keys):
@@ -158,7 +179,7 @@ def kernel_groups(k):
 
 
 _AGG_USES = {"dur_us", "flops", "bytes", "time_at_ceiling_us", "time_lost_us", "sm_fill", "peak_tflops", "peak_tbps",
-             "tensor_core", "bound"}
+             "tensor_core", "bound", "roof_flag", "pct_of_achievable"}
 
 
 def group_table(k):
