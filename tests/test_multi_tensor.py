@@ -40,5 +40,5 @@ def test_bytes_are_blocks_times_the_chunk_and_only_fill_gaps():
     assert multi_tensor_bytes(k) == 2
     assert k["bytes"].tolist()[:3] == [320 * CHUNK * 28, 100.0, 2 * CHUNK * 16]
     assert np.isnan(k["bytes"][3])  # no grid recorded (ROCm): nothing to go on
-    assert k["bytes_source"].tolist()[:3] == ["estimate", "formula", "estimate"]
+    assert k["bytes_source"].tolist()[:3] == ["upper_bound", "formula", "upper_bound"]
     assert "upper bound" in k["flops_reason"][0] and k["flops_reason"][1] == "no CPU op"

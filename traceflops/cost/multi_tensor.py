@@ -7,7 +7,9 @@ chunk of at most 65536 elements of one tensor (`kChunkSize` in ATen/native/cuda/
 dispatcher op, and old PyTorch versions record their TensorLists without shapes, so nothing else says how much
 they move. From the grid, the elements a launch processes are at most blocks × 65536 (the last chunk of each
 tensor is partial), and each element is read from the lists the functor reads and written to the ones it
-writes: an upper bound (`bytes_source='estimate'`), never FLOPs.
+writes: an upper bound (`bytes_source='upper_bound'`), never FLOPs. Many tensors smaller than a chunk make it
+loose; where it would put the kernel above its memory roof it says nothing and the pipeline drops it
+(kernels/fallback.reject_false_bounds).
 
 Lists read and written, from the functor's template arguments:
 * ATen's `*Functor<scalar_t, depth, r_args_depth, res_arg_index>`: r_args_depth lists read, one written;
@@ -28,6 +30,7 @@ SIZES = {"float": 4, "double": 8, "c10::Half": 2, "at::Half": 2, "c10::BFloat16"
          "c10::complex<float>": 8}
 OPTIMIZER = re.compile(r"Adam|Lamb|LAMB|Adagrad|Novograd", re.I)
 NOTE = "multi_tensor_apply: at most 65536 elements per block of its grid (an upper bound)"
+UPPER_BOUND = "upper_bound"
 
 
 def lists(m):
@@ -52,7 +55,7 @@ def multi_tensor_bytes(k):
         return 0
     k.loc[todo, "bytes"] = blocks[todo] * CHUNK * per_elem[todo]
     if "bytes_source" in k:
-        k.loc[todo, "bytes_source"] = "estimate"
+        k.loc[todo, "bytes_source"] = UPPER_BOUND
     reason = k["flops_reason"].to_numpy(object)[todo]
     k.loc[todo, "flops_reason"] = [f"{r}; bytes: {NOTE}" if isinstance(r, str) else NOTE for r in reason]
     return int(todo.sum())

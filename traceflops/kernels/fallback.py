@@ -125,15 +125,29 @@ ROOF_COLUMNS = ("achieved_tbps", "intensity", "ceiling_tflops", "pct_of_ceiling"
 
 
 def reject_false_bounds(k, costs=None):
-    """Drop lower bounds the hardware disproves, in place: a kernel whose bound is above its memory roof and not
+    """Drop bounds the hardware disproves, in place: a kernel whose lower bound is above its memory roof and not
     explained by L2 (roofline's `suspect_bytes`) did not touch all of its op's arguments (a gather, a cache
-    write), so the bound is no bound and its bytes are unknown. Their ops lose the bound too (`costs`, the op
+    write), so the bound is no bound and its bytes are unknown; an upper bound there is too loose to say anything. Their ops lose the bound too (`costs`, the op
     cost table, when given). Returns the number of kernels changed."""
     if "bytes_source" not in k or "roof_flag" not in k:
         return 0
     bad = (k["bytes_source"] == SOURCE).to_numpy(bool) & (k["roof_flag"] == "suspect_bytes").to_numpy(bool)
-    if not bad.any():
+    # an upper bound above the roof is too loose to say anything, whatever L2 could explain
+    upper = (k["bytes_source"] == "upper_bound").to_numpy(bool) & (k["pct_of_ceiling"].to_numpy(float) > 105)
+    if not (bad.any() or upper.any()):
         return 0
+    if upper.any():  # a loose upper bound above the roof says nothing: the kernel keeps its reason, without bytes
+        reason = k.loc[upper, "flops_reason"].astype(object).to_numpy(object)
+        k.loc[upper, "flops_reason"] = [f"{r}; its upper-bound bytes would be above the memory roof: bytes unknown"
+                                        if isinstance(r, str) else "bytes unknown" for r in reason]
+        for c in ("bytes",) + ROOF_COLUMNS:
+            if c in k:
+                k.loc[upper, c] = np.nan
+        for c in ("bytes_source", "bound", "roof_flag"):
+            if c in k:
+                k.loc[upper, c] = None
+        if not bad.any():
+            return int(upper.sum())
     rows = np.flatnonzero(bad)
     tbps, peak = k["achieved_tbps"].to_numpy(float)[rows], k["peak_tbps"].to_numpy(float)[rows]
     ops = k["op"].to_numpy(object)[rows]
@@ -152,4 +166,4 @@ def reject_false_bounds(k, costs=None):
         lb = costs["bytes_source"].to_numpy(object)[op_rows] == SOURCE
         costs.loc[costs.index[op_rows[lb]], ["bytes"]] = np.nan
         costs.loc[costs.index[op_rows[lb]], ["bytes_source"]] = None
-    return int(bad.sum())
+    return int(bad.sum() + upper.sum())

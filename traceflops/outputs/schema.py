@@ -46,7 +46,8 @@ KERNELS = _fields([
     ("bytes_source", "str", "", "how the bytes are known: `formula`, `estimate`, `inductor`, `compiled`, `launch_shapes`, "
                                 "`model`, `recorded` (a copy's own byte count), `lower_bound` (every recorded tensor argument once: the real "
                                 "traffic is at least this, so achieved TB/s and pct_of_ceiling are lower bounds), "
-                                "or empty"),
+                                "`upper_bound` (multi_tensor_apply kernels: at most 65536 elements per block of the "
+                                "grid), or empty"),
     ("flops_source", "str", "", "how the FLOPs are known: `formula`, `estimate`, `inductor`, `compiled`, `launch_shapes`, "
                                 "`step_annotation`, "
                                 "`model` (the model config's component, docs/attribution.md), `graph:<source>`, or `none`"),
