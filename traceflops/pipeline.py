@@ -17,7 +17,7 @@ from .cost.multi_tensor import multi_tensor_bytes
 from .cost.serving_attention import op_steps, step_attention
 from .cost.graphs import attribute_graphs, capture_reference_rows, captured_launches, empty_reference, finish_graphs, graph_kernels
 from .ingest import DEFAULT_MAX_BYTES, read_trace
-from .ingest.columns import text_column
+from .ingest.columns import text_at, text_column
 from .kernels import classify_kernels, cost_ops
 from .kernels.fallback import reject_false_bounds
 from .link import link
@@ -167,7 +167,7 @@ def analyze_trace(trace, *, devices=None, capture=None, compiled=None, model=Non
 def _op_shapes(k, ops):
     """Launching op name, and the input dims/types of the op whose shapes define each kernel's work."""
     lo = k["launch_op_row"].to_numpy()
-    k["launch_op"] = np.where(lo >= 0, ops["name"].to_numpy(object)[np.clip(lo, 0, None)] if len(ops) else None, None)
+    k["launch_op"] = text_at(ops["name"], lo) if len(ops) else None
     row = k["op_row"].to_numpy()
     for c in ("input_dims", "input_types", "shapes"):
         k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) and c in ops else None, None)

@@ -8,6 +8,7 @@ of the op's bytes: they move data, and the op's byte total is preserved.
 import numpy as np
 import pandas as pd
 
+from ..ingest.columns import text_at
 from ..kernels.registry import has_formula, is_sparse
 from ..kernels.parts import kernel_parts
 from ..link.intervals import propagate
@@ -34,14 +35,16 @@ def one_level(ops, costs):
     only a different family sits below it (a conv backward's bias-gradient `sum`).
     """
     parent = ops["parent"].to_numpy()
-    costs = costs.copy()
-    fam = costs["family"].astype(object).to_numpy()
+    costs = costs.copy(deep=False)  # copy-on-write: the columns set below are new, the caller's stay
+    fam_codes, families = pd.factorize(costs["family"].astype(object).to_numpy())
     flops = np.nan_to_num(costs["flops"].to_numpy(float)) > 0
     has_bytes = costs["bytes"].notna().to_numpy()
     below = np.zeros(len(ops), dtype=bool)
     # lower-bound bytes (family "unknown", kernels/fallback.py) are already placed once per subtree
-    for f in {x for x in fam if isinstance(x, str) and x != "unknown"}:
-        same = fam == f
+    for i, f in enumerate(families):
+        if not isinstance(f, str) or f == "unknown":
+            continue
+        same = fam_codes == i
         below_f = np.zeros(len(ops), dtype=bool)
         for have in (flops & same, has_bytes & same):
             if have.any():
@@ -59,7 +62,7 @@ def mark_recompute(ops, costs):
     forward thread) that run inside a backward node.  Their FLOPs are hardware work, not model work, so
     they move from `flops` to `recompute_flops` (HFU counts them, MFU does not).
     """
-    costs = costs.copy()
+    costs = costs.copy(deep=False)  # copy-on-write: the columns set below are new, the caller's stay
     if not len(ops):
         costs["recompute"] = False
         return costs
@@ -137,9 +140,10 @@ def attribute(gpu, ops, costs, classes):
     k["bytes"] = np.where(takes_bytes, op_bytes * share_b, np.nan)
 
     # memcpy/memset carry their own byte count; a device-to-device copy reads and writes it.
-    dtod = gpu["name"].str.contains("DtoD|PtoP", regex=True).to_numpy(bool)
-    own_bytes = np.where(dtod, 2 * arg_bytes, arg_bytes)
     use_own = ~is_kernel & np.isfinite(arg_bytes)
+    dtod = np.zeros(len(gpu), dtype=bool)  # only copies are asked: kernel names are long
+    dtod[use_own] = gpu["name"][use_own].str.contains("DtoD|PtoP", regex=True).to_numpy(bool)
+    own_bytes = np.where(dtod, 2 * arg_bytes, arg_bytes)
     k.loc[use_own, "bytes"] = own_bytes[use_own]
     bsrc = pick("bytes_source") if "bytes_source" in costs else np.full(len(k), None, dtype=object)
     k["bytes_source"] = np.where(use_own, "recorded", np.where(np.isfinite(k["bytes"].to_numpy(float)), bsrc, None))
@@ -147,7 +151,7 @@ def attribute(gpu, ops, costs, classes):
     src = pick("flops_source")
     k["flops_source"] = np.where(~np.isnan(k["flops"].to_numpy(float)) & (k["flops"].to_numpy(float) > 0), src, "none")
     k["dtype"] = np.where(has_op, pick("dtype"), None)
-    k["op"] = np.where(has_op, ops["name"].to_numpy(object)[idx] if len(ops) else None, None)
+    k["op"] = text_at(ops["name"], np.where(has_op, mop, -1)) if len(ops) else None
     k["family"] = np.where(has_op, pick("family"), None)
     k["flops_reason"] = _reasons(gpu, ops, k, takes_flops, op_has_flops, has_op, is_kernel, costs)
     return k

@@ -37,8 +37,7 @@ SOURCE = "compiled"
 
 def graph_call_rows(ops):
     """(rows of the `## Call CompiledFxGraph` ops, their keys) - matched by name, whatever their category."""
-    names = ops["name"].astype(object).to_numpy(object)
-    codes, uniq = _factorize(names)
+    codes, uniq = _factorize(ops["name"])
     keys = np.array([_key(u) for u in uniq] + [None], dtype=object)[codes]
     rows = np.flatnonzero(keys != None)  # noqa: E711 (elementwise)
     return rows, keys[rows]
@@ -50,7 +49,11 @@ def _key(name):
 
 
 def _factorize(values):
-    codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    """(code per value, with len(uniques) for a missing one; uniques). A text Series is factorized as it is
+    (Arrow hashes its strings without a Python str per row)."""
+    if not (isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype)):
+        values = pd.Series(values, dtype=object)
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
     return np.where(codes < 0, len(uniq), codes), list(uniq)
 
 

@@ -173,7 +173,7 @@ def compiled_summary(k, ops, info):
         within, lo = call_of(ops, calls), k["launch_op_row"].to_numpy()
         in_call = np.where(lo >= 0, within[np.clip(lo, 0, None)] >= 0, False)
     kern = (k["kind"] == "kernel").to_numpy(bool)
-    mask = kern & (in_call | is_triton(k["name"].astype(object).to_numpy(object)))
+    mask = kern & (in_call | is_triton(k["name"]))
     if not mask.any() and not len(calls):
         return None
     dur = np.nan_to_num(k["dur_us"].to_numpy(float))

@@ -163,3 +163,11 @@ def names(values):
     if set(map(type, values)) <= {str}:
         return list(values)
     return [v if isinstance(v, str) else ("" if v is None else str(v)) for v in values]
+
+
+def text_at(values, rows):
+    """values[rows] of a text Series, missing where a row is -1. Arrow text is taken as it is: no Python str per
+    row, and the result is text again."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.array.take(rows, allow_fill=True)
+    return np.where(rows >= 0, values.to_numpy(object)[np.clip(rows, 0, None)] if len(values) else None, None)

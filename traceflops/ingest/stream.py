@@ -213,7 +213,7 @@ def _span(buf, pos, end, router, heads, progress, mm, obj_form, header):
             if end is None:
                 bad += _last(buf, pos, obj_form, header, router, heads)
             else:  # this decodes only if `end` is a true event boundary (see the module docstring)
-                evs = heads.decode(b"".join((b"[", buf[pos:end.start() + 1], b"]")))
+                evs = heads.decode(_joined(b"[", buf, pos, end.start() + 1, b"]"))
                 if evs is None:
                     raise _WrongSplit(pos, bad)
                 bad += _route(evs, router)
@@ -249,12 +249,19 @@ def _cut(buf, pos, limit, heads):
         m = _CUT.search(buf, search_from, limit)
         if m is None:
             return None
-        chunk = b"".join((b"[", buf[pos:m.start() + 1], b"]"))
+        chunk = _joined(b"[", buf, pos, m.start() + 1, b"]")
         evs = heads.decode(chunk)
         if evs is not None:
             return m.end() - 1, evs
         search_from = m.end() - 1
     raise Fallback("no event boundary")
+
+
+def _joined(head, buf, start, end, tail=b""):
+    """head + buf[start:end] + tail as one bytes object: the slice is a view, so the bytes are copied once
+    (slicing the mmap first copied each chunk twice: 0.30 s against 0.18 s of one process's read of 505 MB)."""
+    with memoryview(buf)[start:end] as part:
+        return b"".join((head, part, tail))
 
 
 class _Heads:
@@ -302,16 +309,15 @@ class _Damaged(list):
 
 
 def _last(buf, pos, obj_form, header, router, heads):
-    rest = buf[pos:]
     try:
         if obj_form:
-            top = TAIL.decode(b"".join((b'{"traceEvents":[', rest)))
+            top = TAIL.decode(_joined(b'{"traceEvents":[', buf, pos, len(buf)))
             events = top.pop("traceEvents")
             for k, v in top.items():
                 header[k] = v
             evs = heads.decode(bytes(events))
         else:
-            evs = heads.decode(b"".join((b"[", rest)))
+            evs = heads.decode(_joined(b"[", buf, pos, len(buf)))
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         raise Fallback("tail") from None
     if evs is None:

@@ -261,7 +261,10 @@ def conv_transpose_backward_input_flop(a):
     if par:
         gi = Args(par[1], par[2], par[3]).shape(0)
     if gi is None:
-        sp = conv_out_spatial(go, w, a.ints(3), a.ints(2), a.ints(4), False, None)
+        geometry = (a.ints(3), a.ints(2), a.ints(4))  # stride, padding, dilation
+        if None in geometry:
+            return None  # int lists not recorded (torch <= 2.0): grad_input's size is unknown
+        sp = conv_out_spatial(go, w, *geometry, False, None)
         gi = [go[0], w[0]] + sp if sp else None
     if gi is None:
         return None

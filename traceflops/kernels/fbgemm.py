@@ -102,7 +102,8 @@ def async_cumsum_flop(a):
     if x is None or a.itemsize(0) is None:
         return None
     n = numel(x)
-    return OpCost(flops=float(n), bytes=float((2 * n + 1) * a.itemsize(0)), dtype=compute_name(a.type(0)))
+    out = n + 1 if (a.extra.get("name") or "").endswith("complete_cumsum") else n
+    return OpCost(flops=float(n), bytes=float((n + out) * a.itemsize(0)), dtype=compute_name(a.type(0)))
 
 
 @register("fbgemm::jagged_to_padded_dense", "fbgemm::jagged_to_padded_dense_forward", family="sparse")
@@ -157,10 +158,12 @@ def to_fused8bit_flop(a):
 @register("fbgemm::Fused8BitRowwiseQuantizedToFloat", "fbgemm::Fused8BitRowwiseQuantizedToHalf",
           "fbgemm::Fused8BitRowwiseQuantizedToFloatOrHalf", family="quantize")
 def from_fused8bit_flop(a):
-    """(input uint8 [R, C + 8][, output_dtype]): out [R, C] float (half for ToHalf); 2 per element."""
+    """(input uint8 [R, C + 8][, output_dtype]): out [R, C] float (half for ToHalf; ToFloatOrHalf: the
+    output_dtype SparseType code, 0 fp32, 1 fp16, 5 bf16); 2 per element."""
     x = a.shape(0)
     if x is None or not x or x[-1] < 8:
         return None
     n_out = numel(x[:-1]) * (x[-1] - 8)
-    out = 2 if (a.extra.get("name") or "").endswith("ToHalf") else 4
+    name = a.extra.get("name") or ""
+    out = 2 if name.endswith("ToHalf") or (name.endswith("OrHalf") and a.int(1) in (1, 5)) else 4
     return OpCost(flops=2.0 * n_out, bytes=float(numel(x) + n_out * out), dtype="int8", family="elementwise")

@@ -46,7 +46,7 @@ def _missing(v):
 
 def _signatures(ops, rows, cols):
     """(codes per row, first row of each signature, column values) for the op rows `rows`."""
-    sub = ops.iloc[rows][cols]
+    sub = ops[cols].iloc[rows]  # the key columns first: their rows are taken, not those of every column
     codes = sub.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
     _, first = np.unique(codes, return_index=True)
     values = {c: sub[c].to_numpy() for c in cols}
@@ -68,7 +68,9 @@ class _Recorded:
         self.name = ops["name"].to_numpy(object)
         self.cols = [c.to_numpy(object) if c is not None else None
                      for c in (col("shapes", "input_dims"), col("types", "input_types"), col("concrete", "concrete_inputs"))]
-        self.comm = {c: ops[c].to_numpy(object) for c in COMM if c in ops.columns}
+        # numbers stay float arrays: a Python float per op row only for the few rows a context reads
+        self.comm = {c: ops[c].to_numpy(float if ops[c].dtype == np.float64 else object)
+                     for c in COMM if c in ops.columns}
 
     def __call__(self, r, comm=False):
         rec = (self.name[r],) + tuple(json_list(c[r]) if c is not None else [] for c in self.cols)
@@ -139,7 +141,7 @@ def cost_ops(ops: pd.DataFrame) -> pd.DataFrame:
     out = {c: np.full(n, np.nan) for c in FLOAT_OUT}
     out.update({c: np.full(n, None, dtype=object) for c in OBJ_OUT})
     if n == 0 or "name" not in ops.columns:
-        return pd.DataFrame(out, index=ops.index)
+        return _frame(out, ops.index)
     name_codes, name_uniques = pd.factorize(ops["name"], use_na_sentinel=True)
     known = np.array([has_formula(u) for u in name_uniques], dtype=bool)
     rows = np.flatnonzero((name_codes >= 0) & known[np.where(name_codes >= 0, name_codes, 0)])
@@ -148,7 +150,7 @@ def cost_ops(ops: pd.DataFrame) -> pd.DataFrame:
     if len(rows):
         ctx = _contexts(ops, rows, name_codes, name_uniques)
         if ctx is not None:
-            ops = ops.assign(context=ctx)
+            ops = ops.assign(context=pd.Series(ctx, index=ops.index, dtype=object, copy=False))  # no str inference
             cols, extra_cols = cols + ["context"], extra_cols + ["context"]
         codes, first, values = _signatures(ops, rows, cols)
         sig = {c: np.full(len(first), np.nan) for c in FLOAT_OUT}
@@ -160,7 +162,14 @@ def cost_ops(ops: pd.DataFrame) -> pd.DataFrame:
         for c in FLOAT_OUT + OBJ_OUT:
             out[c][rows] = sig[c][codes]
     _lower_bounds(ops, out, cols)
-    return pd.DataFrame(out, index=ops.index)
+    return _frame(out, ops.index)
+
+
+def _frame(out, index):
+    """The cost columns; text stays object: from a plain object array pandas 3 infers "str" and copies every row
+    into Arrow, and each reader (attribute, the op table) copies it back."""
+    return pd.DataFrame({c: pd.Series(v, index=index, dtype=object if v.dtype == object else None, copy=False)
+                         for c, v in out.items()}, copy=False)  # the arrays are fresh: no copy
 
 
 def _lower_bounds(ops, out, cols):

@@ -236,16 +236,13 @@ def nll_loss_flop(a):
     """(self [N,C,...], target [N,...], weight, reduction, ignore_index): 1 per target element
     (+1 with class weights); reads target and one logit per target (+ its weight); writes output
     (N values for reduction=none, else 1) and total_weight."""
-    x, t = a.shape(0), a.shape(1)
-    if x is None or t is None or a.itemsize(1) is None:
+    x, t, size = a.shape(0), a.shape(1), a.itemsize(0)
+    if x is None or t is None or a.itemsize(1) is None or size is None:
         return None
     nt = numel(t)
     weighted = _present(a, 2)
     red = a.int(3, 1)
     out = nt if red == 0 else 1
-    size = a.itemsize(0)
-    if size is None:
-        return None
     nbytes = nt * a.itemsize(1) + nt * size * (2 if weighted else 1) + (out + 1) * size
     return OpCost(flops=float(nt * (2 if weighted else 1)), bytes=float(nbytes), dtype=compute_name(a.type(0)))
 

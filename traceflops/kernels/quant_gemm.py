@@ -34,7 +34,8 @@ def _mk(a, xi=0):
 
 
 def _all(a):
-    return list(range(len(a.dims)))
+    """Every tensor input: scalars and int lists (use_fast_accum, size_m, ...) move no bytes."""
+    return [i for i in range(len(a.dims)) if a.shape(i) is not None]
 
 
 @register("aten::_weight_int8pack_mm", family="gemm")
@@ -328,8 +329,9 @@ def torchao_rowwise_flop(a):
 
 @register("torchao::mx_fp8_bf16", "torchao::swizzle_mm", family="gemm")
 def torchao_mm_flop(a):
-    """mx_fp8_bf16(a [M, K], b [K, N], a_scale, b_scale) / swizzle_mm(mat1, mat2, ...): 2*M*N*K."""
-    return _weight_kn(a, 0, 1, [0, 1, 2, 3] if len(a.dims) >= 4 else [0, 1])
+    """mx_fp8_bf16(a [M, K], b [K, N], a_scale, b_scale) (returns bf16) / swizzle_mm(mat1, mat2, ...): 2*M*N*K."""
+    bf16 = (a.extra.get("name") or "").endswith("bf16")
+    return _weight_kn(a, 0, 1, _all(a), out_type="c10::BFloat16" if bf16 else None)
 
 
 @register("symm_mem::fused_matmul_reduce_scatter", "symm_mem::_async_input_mm", family="gemm")

@@ -13,7 +13,7 @@ from .args import numel
 from .registry import OpCost, compute_name, register
 
 
-def _weights(a, list_i, buf_i=None):
+def _weights(a, list_i):
     """2-d weight matrices of the op's weight TensorList, or None when the list's shapes were not recorded."""
     shapes = a.tensor_list(list_i)
     if shapes:
@@ -21,7 +21,10 @@ def _weights(a, list_i, buf_i=None):
     return None
 
 
-def _rnn(a, list_i, proj_i, hidden_i, bidir_i, backward=False):
+def _rnn(a, list_i, proj_i, hidden_i, bidir_i, backward=False, buf_i=None, states_i=()):
+    """bytes: input, weights (the list; `weight_buf` at buf_i is the same memory) and every other tensor read
+    once, hx/cx (states_i) read and their hy/cy (or gradients) written; the forward writes the output, the
+    backward grad_input and the weight gradients."""
     x = a.shape(0)
     mats = _weights(a, list_i)
     if x is None or not x or not mats:
@@ -35,10 +38,14 @@ def _rnn(a, list_i, proj_i, hidden_i, bidir_i, backward=False):
     d = 2 if a.bool(bidir_i, False) else 1
     nbytes = None
     if size is not None and h:
-        out = tokens * d * (proj or h)
-        states = sum(a.nbytes(i) or 0 for i in range(len(a.dims)) if a.shape(i) is not None and i != 0)
+        tensors = [i for i in range(1, len(a.dims)) if a.shape(i) is not None and i != buf_i]
+        states = sum(a.nbytes(i) or 0 for i in tensors if i in states_i)
+        others = sum(a.nbytes(i) or 0 for i in tensors if i not in states_i)  # grad_output, output, reserve, ...
         weights = sum(numel(s) for s in a.tensor_list(list_i)) * size
-        nbytes = float((numel(x) + out) * size * (2 if backward else 1) + weights * (2 if backward else 1) + 2 * states)
+        if backward:
+            nbytes = float(2 * numel(x) * size + 2 * weights + 2 * states + others)
+        else:
+            nbytes = float((numel(x) + tokens * d * (proj or h)) * size + weights + 2 * states + others)
     return OpCost(flops=flops, bytes=nbytes, dtype=compute_name(a.type(0)), family="rnn")
 
 
@@ -48,7 +55,7 @@ def cudnn_rnn_flop(a):
     (1.8+),] num_layers, batch_first, dropout, train, bidirectional, batch_sizes, dropout_state): the 16-input
     form has proj_size at 8."""
     new = len(a.dims) >= 16
-    return _rnn(a, 1, 8 if new else None, 7, 13 if new else 12)
+    return _rnn(a, 1, 8 if new else None, 7, 13 if new else 12, buf_i=3, states_i=(4, 5))
 
 
 @register("aten::_cudnn_rnn_backward", family="rnn")
@@ -57,7 +64,7 @@ def cudnn_rnn_backward_flop(a):
     grad_cy, mode, hidden_size, [proj_size,] num_layers, batch_first, dropout, train, bidirectional, batch_sizes,
     dropout_state, reserve, output_mask): 2x the forward (1x when the mask skips the weight gradients)."""
     new = len(a.dims) >= 22
-    res = _rnn(a, 1, 12 if new else None, 11, 17 if new else 16, backward=True)
+    res = _rnn(a, 1, 12 if new else None, 11, 17 if new else 16, backward=True, buf_i=3, states_i=(4, 5))
     mask = a.bools(21 if new else 20)
     if res is not None and mask and len(mask) == 4 and not mask[3]:
         res = OpCost(**{**res.__dict__, "flops": res.flops / 2})
@@ -68,14 +75,14 @@ def cudnn_rnn_backward_flop(a):
 def miopen_rnn_flop(a):
     """miopen_rnn(input, weight[], weight_stride0, hx, cx, mode, hidden_size, num_layers, batch_first, dropout,
     train, bidirectional, batch_sizes, dropout_state)."""
-    return _rnn(a, 1, None, 6, 11)
+    return _rnn(a, 1, None, 6, 11, states_i=(3, 4))
 
 
 @register("aten::miopen_rnn_backward", family="rnn")
 def miopen_rnn_backward_flop(a):
     """miopen_rnn_backward(input, weight[], weight_stride0, weight_buf, hx, cx, output, grad_output, grad_hy,
     grad_cy, mode, hidden_size, num_layers, batch_first, dropout, train, bidirectional, ...): 2x."""
-    return _rnn(a, 1, None, 11, 16, backward=True)
+    return _rnn(a, 1, None, 11, 16, backward=True, buf_i=3, states_i=(4, 5))
 
 
 def _layer(a, w_ih, w_hh, backward):

@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..ingest.columns import text_at
 from .intervals import enclosing, group_codes
 from .ops import no_steps, steps_by_time
 
@@ -54,10 +55,11 @@ def link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
         hit = enclosing(all_groups[: len(ops)], ops["ts_us"].to_numpy(float), ops["dur_us"].to_numpy(float),
                         parent, all_groups[len(ops):], lt)
         launch_op[found] = hit
-    names = launches["name"].to_numpy(object) if len(launches) else np.array([], dtype=object)
     is_graph = np.zeros(n, dtype=bool)
-    if found.any():
-        is_graph[found] = [bool(GRAPH_LAUNCH.search(x or "")) for x in names[launch_row[found]]]
+    if found.any():  # each distinct launch call name is searched once
+        codes, uniq = pd.factorize(launches["name"], use_na_sentinel=True)
+        graph_call = np.array([bool(GRAPH_LAUNCH.search(x or "")) for x in uniq] + [False])
+        is_graph[found] = graph_call[codes[launch_row[found]]]
 
     # External id fallback: only where it cannot be the old "== correlation" convention.
     ext = gpu["external_id"]
@@ -94,7 +96,7 @@ def link_gpu(gpu, ops, launches, op_groups, parent, meta, flows=None):
         reason[none] = "trace has no CPU ops (GPU-only trace)"
 
     gpu["launch_row"] = launch_row
-    gpu["launch_name"] = np.where(found, names[np.clip(launch_row, 0, None)] if len(names) else None, None)
+    gpu["launch_name"] = text_at(launches["name"], launch_row) if len(launches) else None
     gpu["launch_op_row"] = launch_op  # row in ops; the op name goes in launch_op at the end of the pipeline
     gpu["link"] = link_kind
     gpu["link_reason"] = reason
@@ -105,7 +107,7 @@ def gpu_steps(gpu, ops, gpu_annotations):
     step = no_steps(len(gpu))
     if len(ops):
         ok = lo >= 0
-        step[ok] = ops["step"].to_numpy(object)[lo[ok]]
+        step[ok] = ops["step"].array[lo[ok]]  # Int64 rows as they are: no Python int or NA per kernel
         gpu["module"] = np.where(ok, ops["module"].to_numpy(object)[np.clip(lo, 0, None)], None)
         gpu["annotation"] = np.where(ok, ops["annotation"].to_numpy(object)[np.clip(lo, 0, None)], None)
     else:

@@ -19,18 +19,21 @@ def no_steps(n):
     return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
 
 
+def _annotation_rows(ops):
+    return np.flatnonzero((ops["cat"] == "user_annotation").to_numpy(bool))
+
+
 def steps_by_time(ops, times):
-    ann = (ops["cat"] == "user_annotation").to_numpy(bool)
-    steps = pd.Series(pd.NA, index=ops.index, dtype=object)
-    if ann.any():  # only annotations can be ProfilerStep#N: don't regex every op
-        steps[ann] = ops["name"][ann].str.extract(STEP_RE, expand=False).astype(object)
-    is_step = steps.notna().to_numpy() & ann
+    rows = _annotation_rows(ops)  # only annotations can be ProfilerStep#N: don't regex every op
+    num = ops["name"].iloc[rows].str.extract(STEP_RE, expand=False)
+    is_step = num.notna().to_numpy(bool)
+    rows, num = rows[is_step], num[is_step]
     out = no_steps(len(times))
-    if not is_step.any():
+    if not len(rows):
         return out
-    s_start = ops["ts_us"].to_numpy(float)[is_step]
-    s_end = s_start + np.nan_to_num(ops["dur_us"].to_numpy(float)[is_step])
-    s_num = steps[is_step].astype(str).astype("int64").to_numpy()
+    s_start = ops["ts_us"].to_numpy(float)[rows]
+    s_end = s_start + np.nan_to_num(ops["dur_us"].to_numpy(float)[rows])
+    s_num = num.astype(str).astype("int64").to_numpy()
     order = np.argsort(s_start)
     s_start, s_end, s_num = s_start[order], s_end[order], s_num[order]
     pos = np.searchsorted(s_start, times, side="right") - 1
@@ -43,9 +46,11 @@ def steps_by_time(ops, times):
 
 def annotations(ops, parent):
     """Nearest enclosing user annotation (not ProfilerStep) of each op."""
-    names = ops["name"].to_numpy(object)
-    is_ann = (ops["cat"] == "user_annotation").to_numpy() & ~ops["name"].str.match(STEP_RE).to_numpy(bool)
-    own = np.where(is_ann, names, None).astype(object)
+    rows = _annotation_rows(ops)
+    names = ops["name"].iloc[rows]
+    keep = ~names.str.match(STEP_RE).to_numpy(bool)
+    own = np.full(len(ops), None, dtype=object)
+    own[rows[keep]] = names.to_numpy(object)[keep]
     ops["annotation"] = text_column(propagate(parent, own, is_none), ops.index)
 
 
@@ -65,7 +70,7 @@ def modules(trace, ops, parent):
             hit = enclosing(mg, m_start, m_dur, m_parent, og, ops["ts_us"].to_numpy(float))
             out = np.where(hit >= 0, paths[np.clip(hit, 0, None)], None).astype(object)
     # Backward autograd nodes carry the forward op's sequence number: reach the forward module through it.
-    fwd = ops[(ops["fwd_tid"] == 0) & ops["seq"].notna()]
+    fwd = ops[["ts_us", "seq"]][(ops["fwd_tid"] == 0) & ops["seq"].notna()]  # two columns: rows are cheap to take
     bwd = (ops["fwd_tid"] > 0).fillna(False).to_numpy(bool) & ops["seq"].notna().to_numpy(bool)
     if bwd.any() and len(fwd):
         last_fwd = fwd.assign(module=out[fwd.index]).sort_values("ts_us").groupby("seq")["module"].last()
@@ -75,16 +80,15 @@ def modules(trace, ops, parent):
 
 
 def _paths(short, parent):
+    """Dotted module path of each span: one level of the module tree at a time, from the roots down."""
     paths = np.empty(len(short), dtype=object)
-    for i in range(len(short)):  # parents start before children, but rows are unsorted: resolve recursively
-        chain, j = [], i
-        while j >= 0 and paths[j] is None:
-            chain.append(j)
-            j = parent[j]
-        prefix = paths[j] if j >= 0 else None
-        for k in reversed(chain):
-            prefix = short[k] if prefix is None else f"{prefix}.{short[k]}"
-            paths[k] = prefix
-    return paths
+    done = parent < 0
+    paths[done] = short[done]
+    while True:
+        rows = np.flatnonzero(~done & done[np.clip(parent, 0, None)])
+        if not len(rows):
+            return paths
+        paths[rows] = paths[parent[rows]] + "." + short[rows]
+        done[rows] = True
 
 

@@ -11,17 +11,24 @@ from ..link.intervals import union_length, union_segments
 
 
 def _peak_seconds(k, col="flops"):
+    return _at_peak(k[col].to_numpy(float), k["peak_tflops"].to_numpy(float))
+
+
+def _at_peak(flops, peak_tflops):
+    """Seconds each kernel's FLOPs take at its peak (NaN without a peak)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(k["peak_tflops"].to_numpy(float) > 0,
-                        k[col].to_numpy(float) / (k["peak_tflops"].to_numpy(float) * 1e12), np.nan)
+        return np.where(peak_tflops > 0, flops / (peak_tflops * 1e12), np.nan)
 
 
 def _block(k, wall_us, gpus):
-    flops_k = k[np.nan_to_num(k["flops"].to_numpy(float)) > 0]
-    ps = np.nansum(_peak_seconds(flops_k))
-    ps_h = ps + np.nansum(_peak_seconds(flops_k.assign(r=flops_k["recompute_flops"]), "r"))
-    busy = sum(union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"]).to_numpy(float))
-               for _, g in k.groupby("device"))
+    # on arrays: it runs once per step and per timeline window, and row selections of a frame cost more than it
+    fl, peak = k["flops"].to_numpy(float), k["peak_tflops"].to_numpy(float)
+    has = np.nan_to_num(fl) > 0
+    ps = np.nansum(_at_peak(fl[has], peak[has]))
+    ps_h = ps + np.nansum(_at_peak(k["recompute_flops"].to_numpy(float)[has], peak[has]))
+    ts, end = k["ts_us"].to_numpy(float), (k["ts_us"] + k["dur_us"]).to_numpy(float)
+    dev = k["device"].to_numpy(float, na_value=np.nan)
+    busy = sum(union_length(ts[dev == d], end[dev == d]) for d in np.unique(dev[~np.isnan(dev)]))
     denom = wall_us * 1e-6 * max(gpus, 1)
     return {
         "flops": float(np.nansum(k["flops"].to_numpy(float))),
@@ -39,7 +46,8 @@ def _block(k, wall_us, gpus):
 def _per_module(k, modules):
     """One row per module (in sorted order): kernels, GPU time, FLOPs and busy MFU, with column sums per
     module instead of a DataFrame per module (hundreds of them in a large model)."""
-    codes, names = pd.factorize(modules, sort=True)
+    codes, names = pd.factorize(modules, sort=True)  # the whole text column, then its rows: no text is copied
+    k, codes = k[codes >= 0], codes[codes >= 0]
     n = len(names)
     ts, dur = k["ts_us"].to_numpy(float), k["dur_us"].to_numpy(float)
     flops, ps = k["flops"].to_numpy(float), _peak_seconds(k)
@@ -59,6 +67,7 @@ def _union_by_group(codes, starts, ends, n):
     return np.bincount(group, weights=seg_len, minlength=n)
 
 
+_BLOCK = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops"]
 _USED = ["ts_us", "dur_us", "device", "flops", "recompute_flops", "peak_tflops", "step", "module", "phase",
          "roof_flag", "dtype", "tensor_core"]
 PEAK_BASIS = "each kernel's FLOPs against the datasheet dense peak of its device, dtype and math mode"
@@ -117,16 +126,16 @@ def mfu_summary(k, ops, windows=40):
     missing_peak = (np.nan_to_num(k["flops"].to_numpy(float)) > 0) & ~(k["peak_tflops"].to_numpy(float) > 0)
     out["kernels_with_flops_but_no_peak"] = int(missing_peak.sum())
     tables = {}
+    nums = k[[c for c in _BLOCK if c in k]]  # what _block reads: its many row selections take no text column
     if k["step"].notna().any():
         rows = []
-        for s, g in k[k["step"].notna()].groupby("step"):
+        for s, g in nums[k["step"].notna().to_numpy(bool)].groupby(k["step"][k["step"].notna()]):
             st, en = g["ts_us"].min(), (g["ts_us"] + g["dur_us"]).max()
             rows.append({"step": int(s), **_block(g, float(en - st), g["device"].nunique())})
         tables["steps"] = pd.DataFrame(rows)
         out["per_step"] = rows
     if k["module"].notna().any():
-        has = k["module"].notna().to_numpy(bool)
-        mods = pd.DataFrame(_per_module(k[has], k["module"].astype(object).to_numpy(object)[has]))
+        mods = pd.DataFrame(_per_module(nums, k["module"]))
         mods = mods.sort_values("gpu_time_us", ascending=False, kind="stable")  # ties keep module order
         tables["modules"] = mods
         out["per_module_top"] = mods.head(20).to_dict("records")
@@ -150,7 +159,7 @@ def mfu_summary(k, ops, windows=40):
         which = np.clip(np.searchsorted(edges, mid, side="right") - 1, 0, windows - 1)
         rows = []
         for w in range(windows):
-            g = k[which == w]
+            g = nums[which == w]
             rows.append({"window": w, "start_us": float(edges[w]), "end_us": float(edges[w + 1]),
                          **{c: v for c, v in _block(g, float(edges[w + 1] - edges[w]), gpus).items() if c in ("flops", "mfu", "busy_mfu", "gpu_busy_us")}})
         tables["timeline"] = pd.DataFrame(rows)

@@ -89,17 +89,9 @@ def _gpu_copies(gpu_ann):
 def _roots(ops, gpu_ann):
     """One dict per step: parsed fields + name, cpu span, thread, and its GPU-side copies' spans."""
     rows, parsed, nested = _cpu_roots(ops)
-    names = ops["name"].to_numpy(object) if len(ops) else np.array([], dtype=object)
-    ext = pd.to_numeric(ops["external_id"], errors="coerce").to_numpy(float) if len(ops) else np.array([])
-    cols = {c: ops[c].to_numpy(object if c in ("pid", "tid") else float)[rows] for c in ("ts_us", "dur_us", "pid", "tid")}
     steps, known = [], {}
-    for j, (r, p) in enumerate(zip(rows, parsed)):
-        sub = nested.get(int(r), [])
-        f = _merge_nested(p, [names[i] for i in sub], [parse_step_annotation(names[i]) for i in sub])
-        steps.append({**f, "name": names[r], "cpu_start_us": float(cols["ts_us"][j]), "cpu_dur_us": float(cols["dur_us"][j]),
-                      "pid": cols["pid"][j], "tid": cols["tid"][j], "_copies": []})
-        for i in [r, *sub]:  # a nested annotation's GPU copy lies inside its root's step too
-            known[(names[i], ext[i])] = steps[-1]
+    if len(rows):  # a trace without step annotations (training) converts no op column
+        _cpu_steps(ops, rows, parsed, nested, steps, known)
     copies = _gpu_copies(gpu_ann)
     if copies is None:
         return steps
@@ -113,6 +105,21 @@ def _roots(ops, gpu_ann):
             steps.append({**parse_step_annotation(key[0]), "nested": None, "name": key[0], "cpu_start_us": np.nan,
                           "cpu_dur_us": np.nan, "pid": None, "tid": None, "_copies": spans})
     return steps
+
+
+def _cpu_steps(ops, rows, parsed, nested, steps, known):
+    """One step dict per root step annotation (appended to `steps`); `known` maps (name, External id) of it and
+    of its nested annotations to its step."""
+    names = ops["name"].to_numpy(object)
+    ext = pd.to_numeric(ops["external_id"], errors="coerce").to_numpy(float)
+    cols = {c: ops[c].to_numpy(object if c in ("pid", "tid") else float)[rows] for c in ("ts_us", "dur_us", "pid", "tid")}
+    for j, (r, p) in enumerate(zip(rows, parsed)):
+        sub = nested.get(int(r), [])
+        f = _merge_nested(p, [names[i] for i in sub], [parse_step_annotation(names[i]) for i in sub])
+        steps.append({**f, "name": names[r], "cpu_start_us": float(cols["ts_us"][j]), "cpu_dur_us": float(cols["dur_us"][j]),
+                      "pid": cols["pid"][j], "tid": cols["tid"][j], "_copies": []})
+        for i in [r, *sub]:  # a nested annotation's GPU copy lies inside its root's step too
+            known[(names[i], ext[i])] = steps[-1]
 
 
 def _by_launch(k, launches, steps):

@@ -231,6 +231,9 @@ def finish_graphs(k):
         return k
     for c in SHAPE_COLS:
         tmp = k.pop("_graph_" + c).to_numpy(object)
+        replayed = pd.notna(pd.Series(tmp, dtype=object)).to_numpy(bool)
+        if c in k and not replayed.any():  # no replayed kernel: the column stays as it is, not converted and back
+            continue
         cur = k[c].to_numpy(object) if c in k else np.full(len(k), None, dtype=object)
-        k[c] = np.where(pd.notna(pd.Series(tmp, dtype=object)).to_numpy(bool), tmp, cur)
+        k[c] = np.where(replayed, tmp, cur)
     return k

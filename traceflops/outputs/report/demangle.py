@@ -119,10 +119,12 @@ def _unqualified(s, i, parts):
         return _source_name(s, i)
     if c == "L":
         return _source_name(s, i + 1)
+    # a constructor / destructor is named after its class: the last component (`std::allocator` -> `allocator`)
+    cls = parts[-1].split("<")[0].rsplit("::", 1)[-1] if parts else ""
     if c == "C" and i + 1 < len(s) and s[i + 1] in "12345I":
-        return (parts[-1].split("<")[0] if parts else "{ctor}"), i + 2
+        return (cls or "{ctor}"), i + 2
     if c == "D" and i + 1 < len(s) and s[i + 1] in "0125":
-        return "~" + (parts[-1].split("<")[0] if parts else ""), i + 2
+        return "~" + cls, i + 2
     if c == "U" and s.startswith("Ut", i):
         return "{unnamed type}", _seq_end(s, i + 2, "0123456789")
     if c == "U" and s.startswith("Ul", i):
@@ -232,7 +234,7 @@ def short_name(name, limit=80):
     if s.startswith("void "):
         s = s[5:]
     s = re.sub(r"\)(\s*(const|volatile|&&|&|noexcept))+$", ")", s)  # a member function's qualifiers
-    if s.endswith(")"):
+    if s.endswith(")") and not demangled:  # a demangled name has no parameter list (its `operator()` stays)
         i = _params_start(s)
         if i and " " not in _strip_balanced(s[:i], "<", ">", "").strip():
             s = s[:i]  # a C++ function's parameter list; `Memcpy DtoD (Device -> Device)` keeps its words
