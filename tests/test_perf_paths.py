@@ -123,3 +123,22 @@ def test_text_at_takes_rows_or_missing(dtype):
 def test_all_bool_is_the_inferred_type(values):
     s = pd.Series(values, dtype=object)
     assert _all_bool(s) == (pd.api.types.infer_dtype(s, skipna=True) == "boolean")
+
+
+def test_aggregate_groups_arrow_text_as_object_text():
+    # report tables group Arrow text columns without converting every row: same groups, names and sums
+    from traceflops.outputs.report.tables import aggregate
+    rng = np.random.default_rng(3)
+    n = 400
+    names = np.array(["gemm", "add", "", None, "softmax"], dtype=object)[rng.integers(0, 5, n)]
+    dims = np.array(["[[2,3]]", None, "[[4]]"], dtype=object)[rng.integers(0, 3, n)]
+    base = pd.DataFrame({"dur_us": rng.random(n), "flops": rng.random(n), "bytes": rng.random(n),
+                         "bound": np.array(["memory", "compute", None], dtype=object)[rng.integers(0, 3, n)]})
+    as_obj = base.assign(name=pd.Series(names, dtype=object), input_dims=pd.Series(dims, dtype=object))
+    as_arrow = base.assign(name=pd.Series(names, dtype="str"), input_dims=pd.Series(dims, dtype="str"),
+                           bound=base["bound"].astype("str"))
+    assert isinstance(as_arrow["name"].dtype, pd.StringDtype)
+    a, b = aggregate(as_obj, ["name", "input_dims"]), aggregate(as_arrow, ["name", "input_dims"])
+    assert len(a) == len(set(zip(pd.Series(names).fillna(""), pd.Series(dims).fillna(""))))
+    pd.testing.assert_frame_equal(a.astype({"top_name": object, "bound": object}),
+                                  b.astype({"top_name": object, "bound": object}), check_exact=True)

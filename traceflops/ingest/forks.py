@@ -43,6 +43,7 @@ class Child:
 def fork(fn, *args):
     """Run fn(*args) in a forked process; its picklable result comes back through `join`."""
     r, w = os.pipe()
+    _widen(w)
     pid = os.fork()
     if pid == 0:  # the worker: never returns into the caller's code
         code = 1
@@ -58,6 +59,19 @@ def fork(fn, *args):
             os._exit(code)
     os.close(w)
     return Child(pid, r)
+
+
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd):
+    """A 1 MB pipe instead of 64 KB: a worker's tens of MB of tables then cross in ~16x fewer wake-ups of
+    writer and reader (Linux's default limit for an unprivileged process is 1 MB)."""
+    try:
+        import fcntl  # Linux only, as fork is used only there
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass  # a lower /proc/sys/fs/pipe-max-size: the default size works, a little slower
 
 
 def join(child):

@@ -86,8 +86,7 @@ def aggregate(k, by):
     has_c = np.isfinite(tc)
     fill = k["sm_fill"].to_numpy(float) if "sm_fill" in k else np.full(len(k), np.nan)
     has_f = np.isfinite(fill)
-    keys = pd.DataFrame({c: (k[c].astype(object).where(k[c].notna(), "") if c in k else "") for c in by}, index=k.index)
-    gid, first = _group_ids(keys)
+    gid, first = _group_ids([_key_column(k, c) for c in by])
     ng = len(first)
 
     def total(x):
@@ -111,7 +110,7 @@ def aggregate(k, by):
     bt = total(np.where(has_b, dur, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         agg = pd.DataFrame({
-            **{c: keys[c].to_numpy(object)[first] for c in by},
+            **{c: _key_column(k, c).iloc[first].to_numpy(object) for c in by},
             "kernels": kernels, "time_us": time_us, "flops": flops_sum,
             "bytes": np.where(anyof(np.isfinite(byts)), total(np.where(np.isfinite(byts), byts, 0.0)), np.nan),
             "time_lost_us": np.where(anyof(np.isfinite(lost)), total(np.where(np.isfinite(lost), lost, 0.0)), np.nan),
@@ -127,9 +126,9 @@ def aggregate(k, by):
     order = np.argsort(-dur, kind="stable")  # the longest kernel names its group; the first row wins ties
     g_sorted = gid[order]
     _, at = np.unique(g_sorted, return_index=True)
-    agg["top_name"] = k["name"].to_numpy(object)[order[at]]
+    agg["top_name"] = k["name"].iloc[order[at]].to_numpy(object)  # the rows first: no Python str per kernel
     if "bound" in k:
-        agg["bound"] = k["bound"].astype(object).to_numpy(object)[order[at]]
+        agg["bound"] = k["bound"].iloc[order[at]].astype(object).to_numpy(object)
     if "roof_flag" in k:
         agg["roof_flags"] = _flags(k["roof_flag"].to_numpy(object), gid, ng)
     if "pct_of_achievable" in k:
@@ -154,15 +153,28 @@ def _flags(flag, gid, ng):
     return out
 
 
+def _key_column(k, c):
+    """Column c as a group key, missing values as "" (one group with the empty text). Text stays Arrow text:
+    factorizing it hashes the strings without a Python object per row."""
+    if c not in k:
+        return pd.Series("", index=k.index, dtype=object)
+    col = k[c]
+    if isinstance(col.dtype, pd.StringDtype):
+        return col.fillna("")
+    return col.astype(object).where(col.notna(), "")
+
+
 def _group_ids(keys):
-    """(group id per row, first row of each group): groups numbered in order of first appearance."""
-    code = np.zeros(len(keys), dtype=np.int64)
-    for c in keys.columns:
-        part, uniq = pd.factorize(keys[c], sort=False)
+    """(group id per row, first row of each group) of the key columns: groups numbered in order of first
+    appearance."""
+    n = len(keys[0]) if keys else 0
+    code = np.zeros(n, dtype=np.int64)
+    for col in keys:
+        part, uniq = pd.factorize(col, sort=False)
         code = code * (len(uniq) + 1) + part
     gid, uniq = pd.factorize(code, sort=False)
-    first = np.full(len(uniq), len(keys), dtype=np.int64)
-    np.minimum.at(first, gid, np.arange(len(keys)))
+    first = np.full(len(uniq), n, dtype=np.int64)
+    np.minimum.at(first, gid, np.arange(n))
     return gid.astype(np.intp), first
 
 
