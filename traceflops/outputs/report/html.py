@@ -135,7 +135,7 @@ class Name:
 class Names(Name):
     """Several kernel names in one cell, each short with its full name on hover and click."""
 
-    def __init__(self, names, limit=60):  # noqa: super().__init__ is for one name
+    def __init__(self, names, limit=60):  # super().__init__ is for one name: not called
         self.names = [Name(x, limit) for x in names]
 
     def html(self):
