@@ -46,6 +46,7 @@ def compare(base, new, outdir, formats, fail_pct, gate_specs, device, device_fil
     """Compare two traces BASE → NEW, matching work by op + shapes + dtype + category."""
     from ..outputs.compare import compare as run, evaluate_gates, parse_gate, to_json, to_markdown, write_outputs
     from ..outputs.compare.figures import IMAGE_HELP
+    from ..outputs.write import writable_dir
     from ..pipeline import analyze
     from ..roofline import Devices
     gates = [parse_gate(g) for g in gate_specs]  # a bad spec fails before any trace is read
@@ -56,6 +57,9 @@ def compare(base, new, outdir, formats, fail_pct, gate_specs, device, device_fil
         if len(formats) != 1 or formats[0] not in ("md", "json"):
             raise TraceError("-o - prints one format to stdout: --format md or --format json")
     devices = Devices.load(device, device_file)
+    out = None
+    if not to_stdout:  # an unwritable folder fails before two traces are analyzed
+        out = writable_dir(Path(outdir) if outdir else Path("traceflops-out") / "compare" / f"{_stem(base)}__vs__{_stem(new)}")
     a = analyze(base, devices=devices)
     b = analyze(new, devices=devices)
     res = run(a, b)
@@ -70,7 +74,6 @@ def compare(base, new, outdir, formats, fail_pct, gate_specs, device, device_fil
             click.echo(to_json(res, gates=results), nl=False)
         paths = {}
     else:
-        out = Path(outdir) if outdir else Path("traceflops-out") / "compare" / f"{_stem(base)}__vs__{_stem(new)}"
         notes = {}
         paths = write_outputs(res, out, formats=formats, fail_on_regression=fail_pct, gates=results, notes=notes)
         if notes.get("image") and not quiet:

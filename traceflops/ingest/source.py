@@ -102,6 +102,8 @@ def _gunzip(f, path, max_bytes, warnings):
                 return b"".join(parts)
             d, pending, members = zlib.decompressobj(16 + zlib.MAX_WBITS), rest, members + 1
     if not d.eof:
+        if not total:  # nothing to salvage: "empty file" would hide that the file was cut
+            raise TraceError(f"{path}: gzip stream ends before any data (truncated file)")
         warnings.append(f"{path}: gzip stream ends early (truncated file); kept the {total:,} bytes inflated")
     return b"".join(parts)
 

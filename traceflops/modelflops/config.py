@@ -7,6 +7,7 @@ that :mod:`traceflops.modelflops.flops` only does arithmetic.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -123,7 +124,7 @@ def _int(cfg: dict, key: str, default=None, *, minimum: int = 1, required: bool 
         if default is not None or not required:
             return default
         raise ConfigError(f"config is missing required field '{key}'")
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or int(v) != v:
         raise ConfigError(f"config field '{key}' must be an integer, got {v!r}")
     v = int(v)
     if v < minimum:

@@ -44,7 +44,10 @@ def write_outputs(analysis, outdir, report=True):
         return _write(analysis, Path(outdir), report)
 
 
-def _write(analysis, outdir, report):
+def writable_dir(outdir):
+    """Create `outdir` and check a file can be written there: one clear TraceError otherwise (a file in the way,
+    no permission), before any output is half-written."""
+    outdir = Path(outdir)
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         probe = outdir / ".traceflops-write-test"
@@ -52,6 +55,11 @@ def _write(analysis, outdir, report):
         probe.unlink()
     except OSError as e:
         raise TraceError(f"{outdir}: cannot write output folder ({e.strerror or e})") from None
+    return outdir
+
+
+def _write(analysis, outdir, report):
+    writable_dir(outdir)
     paths = {"kernels": outdir / "kernels.parquet", "ops": outdir / "ops.parquet", "summary": outdir / "summary.json"}
     steps = getattr(analysis, "steps", None)
     if steps is not None and len(steps):  # serving traces: one row per engine step (docs/serving.md)

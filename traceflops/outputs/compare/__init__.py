@@ -1,7 +1,6 @@
 """compare: match the work of two analyses (match.py), gate it (gate.py) and render it as HTML, markdown + PNG, or
 JSON."""
-from pathlib import Path
-
+from ..write import writable_dir
 from .figures import IMAGE_HELP, roofline_shift_figure, write_static_image
 from .gate import evaluate as evaluate_gates, gates_markdown, parse_gate
 from .html import write_compare_html
@@ -16,8 +15,7 @@ def write_outputs(res, outdir, formats=("html",), fail_on_regression=None, gates
     """Write compare.html / compare.md (+ roofline_shift.png) / compare.json into `outdir`; returns {format: path}.
     `gates`: results of gate.evaluate, shown in each format; `notes` (a dict), when given, gets `image`: the
     IMAGE_HELP key of why there is no PNG."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = writable_dir(outdir)
     paths = {}
     if "html" in formats:
         paths["html"] = write_compare_html(res, outdir / "compare.html", fail_on_regression=fail_on_regression, gates=gates)

@@ -99,13 +99,20 @@ def _num(x, unit):
     return "–" if x is None else (f"{x:+.2f} pt" if unit == "pt" else f"{x:+.2f}%")
 
 
+def _value(metric, v, tflops_unit=" TFLOP/s"):
+    """A gated figure: time in µs, TFLOP/s (the markdown table's metric column already names the unit), or %."""
+    return f"{v:.4g} µs" if metric == "time" else (f"{v:.4g}{tflops_unit}" if metric == "tflops" else f"{v:.4g}%")
+
+
+def _limit(r):
+    return f"{r['limit']:+g} pt" if r["unit"] == "pt" else f"{r['limit']:+g}%"
+
+
 def describe(r):
     """One line: `mfu:-2pt passed: MFU 41.20% -> 40.10% (-1.10 pt; limit -2 pt)`."""
-    fmt = (lambda v: f"{v:.4g} µs") if r["metric"] == "time" else (
-        (lambda v: f"{v:.4g} TFLOP/s") if r["metric"] == "tflops" else (lambda v: f"{v:.4g}%"))
-    lim = f"{r['limit']:+g} pt" if r["unit"] == "pt" else f"{r['limit']:+g}%"
-    return (f"{r['gate']} {'passed' if r['passed'] else 'FAILED'}: {r['what']} {fmt(r['base'])} -> {fmt(r['new'])} "
-            f"({_num(r['change'], r['unit'])}; limit {lim})")
+    m = r["metric"]
+    return (f"{r['gate']} {'passed' if r['passed'] else 'FAILED'}: {r['what']} {_value(m, r['base'])} -> "
+            f"{_value(m, r['new'])} ({_num(r['change'], r['unit'])}; limit {_limit(r)})")
 
 
 def gates_markdown(results, title="traceflops efficiency gate"):
@@ -114,9 +121,7 @@ def gates_markdown(results, title="traceflops efficiency gate"):
     out = [f"#### {title}: {'pass' if ok else '**FAIL**'}", "", "| gate | metric | base | new | change | limit | verdict |",
            "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
-        fmt = (lambda v: f"{v:.4g} µs") if r["metric"] == "time" else (
-            (lambda v: f"{v:.4g}") if r["metric"] == "tflops" else (lambda v: f"{v:.4g}%"))
-        lim = f"{r['limit']:+g} pt" if r["unit"] == "pt" else f"{r['limit']:+g}%"
-        out.append(f"| `{r['gate']}` | {r['what']} | {fmt(r['base'])} | {fmt(r['new'])} | {_num(r['change'], r['unit'])} "
-                   f"| {lim} | {'pass' if r['passed'] else '**FAIL**'} |")
+        m = r["metric"]
+        out.append(f"| `{r['gate']}` | {r['what']} | {_value(m, r['base'], '')} | {_value(m, r['new'], '')} "
+                   f"| {_num(r['change'], r['unit'])} | {_limit(r)} | {'pass' if r['passed'] else '**FAIL**'} |")
     return "\n".join(out) + "\n"

@@ -59,14 +59,13 @@ class CompareResult:
 
 def _side(a):
     g = group_table(a.kernels)
-    return g.rename(columns={"kernels": "kernels", "time_us": "time", "achieved_tflops": "tflops",
-                             "pct_of_ceiling": "pct_ceiling", "top_name": "top_name"})
+    return g.rename(columns={"time_us": "time", "achieved_tflops": "tflops", "pct_of_ceiling": "pct_ceiling"})
 
 
 def compare(a_base, a_new):
     """CompareResult of two Analysis objects (base → new)."""
     b, n = _side(a_base), _side(a_new)
-    keep = ["kernels", "time", "tflops", "pct_ceiling", "intensity", "flops", "top_name", "time_lost_us"]
+    keep = ["kernels", "time", "tflops", "pct_ceiling", "intensity", "flops", "top_name"]
     m = b[KEY_COLUMNS + keep].merge(n[KEY_COLUMNS + keep], on=KEY_COLUMNS, how="outer", suffixes=("_base", "_new"),
                                     indicator=True)
     status = m["_merge"].astype(str).map({"both": "matched", "left_only": "missing", "right_only": "new"})

@@ -266,7 +266,6 @@ def _kernel_rows(t, n, measured=False):
 
 KERNEL_HEADERS = ["kernel", "op", "shapes", "dtype · category", "calls", "GPU time", "share", "TFLOP/s", "GB/s",
                   "bound", "% of ceiling", "time lost vs roofline", "SMs filled", "roofline flag"]
-KERNEL_NUMERIC = range(4, 13)
 
 
 def kernel_headers(measured):

@@ -10,6 +10,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from ...numbers import finite_or_none
+
 KEY_COLUMNS = ["op", "input_dims", "dtype", "category"]
 
 _TEMPLATE = re.compile(r"<[^<>]*>")
@@ -171,7 +173,7 @@ def _group_ids(keys):
     code = np.zeros(n, dtype=np.int64)
     for col in keys:
         part, uniq = pd.factorize(col, sort=False)
-        code = code * (len(uniq) + 1) + part
+        code = pd.factorize(code * (len(uniq) + 1) + part, sort=False)[0]  # renumbered: stays below n, never wraps
     gid, uniq = pd.factorize(code, sort=False)
     first = np.full(len(uniq), n, dtype=np.int64)
     np.minimum.at(first, gid, np.arange(n))
@@ -202,11 +204,8 @@ def group_table(k):
 
 
 def fmt_num(x, digits=3):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(x):
+    x = finite_or_none(x)
+    if x is None:
         return "–"
     ax = abs(x)
     if ax == 0:
@@ -230,21 +229,15 @@ def fmt_num(x, digits=3):
 
 def fmt_gbps(x):
     """A bandwidth in GB/s as a plain number: 3 significant digits, no exponent (1,340 · 87.2 · 0.512)."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(x):
+    x = finite_or_none(x)
+    if x is None:
         return "–"
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def fmt_us(us):
-    try:
-        us = float(us)
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(us):
+    us = finite_or_none(us)
+    if us is None:
         return "–"
     if abs(us) >= 1e6:
         return f"{us / 1e6:.3g} s"
@@ -254,10 +247,7 @@ def fmt_us(us):
 
 
 def fmt_pct(x, digits=3):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(x):
+    x = finite_or_none(x)
+    if x is None:
         return "–"
     return f"{x:,.0f}%" if abs(x) >= 10 ** digits else f"{x:.{digits}g}%"  # 11,400%, not 1.14e+04%
