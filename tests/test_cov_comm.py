@@ -1,4 +1,5 @@
-"""kernels/comm.py: collective kinds, NCCL-tests bus factors, and the named-args collective cost helpers.
+"""kernels/comm.py: collective kinds and NCCL-tests bus factors; collectives.py's message/cost and named-args
+record_param_comms costing built on them.
 
 The truth is the NCCL-tests performance doc (PERFORMANCE.md): S is the per-rank message (all_gather: the
 gathered output, reduce_scatter: the full input, the others the buffer); busbw = algbw * 2(n-1)/n for
@@ -7,7 +8,8 @@ all_reduce, (n-1)/n for all_gather, reduce_scatter and all_to_all, 1 for broadca
 import pytest
 
 from traceflops.kernels.args import Args
-from traceflops.kernels.comm import bus_factor, collective_cost, collective_kind, record_param_comms_bytes
+from traceflops.kernels.collectives import cost, message, record_param_comms_bytes
+from traceflops.kernels.comm import bus_factor, collective_kind
 
 
 @pytest.mark.parametrize("kind,n,want", [
@@ -31,6 +33,10 @@ def test_collective_kind(name, kind):
     assert collective_kind(name) == kind
 
 
+def collective_cost(kind, n_in, n_out, w, type_str):
+    return cost(kind, message(kind, n_in, n_out, w), type_str, w)
+
+
 def test_collective_cost_message_sizes():
     c = collective_cost("all_reduce", 1024, 1024, 8, "float")
     assert c.comm_bytes == c.bytes == 4096 and c.algbw_factor == 1.0 and c.busbw_factor == 2 * 7 / 8
@@ -39,12 +45,18 @@ def test_collective_cost_message_sizes():
     assert c.comm_bytes == 1024 * 2 and c.busbw_factor == 7 / 8
     c = collective_cost("reduce_scatter", 1024, 128, 8, "c10::BFloat16")  # the full input
     assert c.comm_bytes == 1024 * 2
-    # an input count missing: the buffer from the output, except for reduce_scatter (whose S is the input)
+    # an input count missing: the buffer from the output
     assert collective_cost("all_reduce", None, 256, 4, "float").comm_bytes == 1024
+    # reduce_scatter's S is the input, output * group size (reduce_scatter_tensor requires input = w * output);
+    # all_gather's the gathered output, input * group size: unknown only without the group size
     c = collective_cost("reduce_scatter", None, 128, 8, "float")
-    assert c.comm_bytes is None and c.algbw_factor is None and c.busbw_factor == 7 / 8
-    assert collective_cost("all_gather", 128, None, 8, "float").comm_bytes is None
-    assert collective_cost("send", 64, None, None, "weird").comm_bytes is None  # dtype unknown
+    assert c.comm_bytes == 128 * 8 * 4 and c.algbw_factor == 1.0 and c.busbw_factor == 7 / 8
+    c = collective_cost("reduce_scatter", None, 128, None, "float")
+    assert c.comm_bytes is None and c.algbw_factor is None and c.busbw_factor is None
+    assert collective_cost("all_gather", 128, None, 8, "float").comm_bytes == 128 * 8 * 4
+    assert collective_cost("all_gather", 128, None, None, "float").comm_bytes is None
+    c = collective_cost("send", 64, None, None, "weird")  # dtype unknown
+    assert c.comm_bytes is None and c.note == "message dtype not recorded"
     c = collective_cost("barrier", None, None, 8, None)
     assert c.bytes == c.comm_bytes == 0 and c.note == "barrier"
 

@@ -184,3 +184,17 @@ class Args:
 
     def tensor_idx(self):
         return [i for i in range(len(self.dims)) if self.shape(i) is not None]
+
+    def nbytes_sum(self, idx, tensors_only=False):
+        """Bytes of inputs `idx` (see nbytes) as a float, None when any is unknown. Positions past the recorded
+        inputs add 0: older schemas lack trailing optional tensors. tensors_only: non-tensor inputs (Scalars
+        among a schema's positions) add 0 instead of making the sum unknown."""
+        total = 0
+        for i in idx:
+            if i >= len(self.dims) or (tensors_only and not self.is_tensor(i) and self.type(i) != ""):
+                continue
+            b = self.nbytes(i)
+            if b is None:
+                return None
+            total += b
+        return float(total)

@@ -15,6 +15,8 @@ bytes = read q, k, v (+ out, grad_out, logsumexp in backward) + write outputs.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .registry import OpCost, compute_name, register
@@ -145,7 +147,7 @@ def _sdpa_eff_bwd(a):
     if res is None:
         return None
     io = _io(a, [0, 1, 2, 3, 5, 6, 1, 2, 3], 0)
-    return OpCost(**{**res.__dict__, "bytes": io})
+    return replace(res, bytes=io)
 
 
 @register("aten::_scaled_dot_product_cudnn_attention_backward", family="attention")
@@ -240,7 +242,7 @@ def efficient_attention_backward_flop(a):
 def _with_bias_note(a, res, ib):
     if res is None or a.shape(ib) in (None, []):
         return res
-    return OpCost(**{**res.__dict__, "note": "attn bias counted as given mask type"})
+    return replace(res, note="attn bias counted as given mask type")
 
 
 @register("flash_attn::_flash_attn_forward", family="attention")

@@ -205,9 +205,8 @@ def _dispatcher(name, spec):
         w = _group_size(a, spec) or finite_or_none(e.get("group_size"))
         t = t_in or t_out or comm_type(e.get("comm_dtype"))
         if t is None and (n_in is not None or n_out is not None):
-            for i in (i_in, i_out):  # a TensorList message: its dtype may sit on another tensor argument
-                if i is not None:
-                    t = t or next((a.type(j) for j in range(len(a.dims)) if a.shape(j) is not None), None)
+            # a TensorList message: its dtype may sit on another tensor argument
+            t = next((a.type(j) for j in a.tensor_idx()), None)
         if n_out is not None and n_in and not w and kind in ("all_gather", "reduce_scatter"):
             w = round(max(n_out, n_in) / min(n_out, n_in)) or None
         note = "TensorList shapes not recorded" if (n_in is None and n_out is None and kind not in ("barrier", "wait")
@@ -240,11 +239,12 @@ def record_param_comms_bytes(a):
     n_in = finite_or_none(e.get("in_msg_nelems"))
     n_out = finite_or_none(e.get("out_msg_nelems"))
     t = comm_type(e.get("comm_dtype"))
+    n0, t0 = _elems(a, 0)
     if n_in is None and n_out is None:
-        n_in, t0 = _elems(a, 0)
         t = t or t0
-        n_in = n_in if n_in is not None else inp
+        n_in = n0 if n0 is not None else inp
         n_out = out
-    t = t or at
+    # named counts without a dtype arg: the message's dtype is that of the tensor it records as input 0
+    t = t or at or t0
     note = "TensorList shapes not recorded" if n_in is None and n_out is None and a.list_not_recorded(0) else None
     return cost(kind, message(kind, n_in, n_out, int(w) if w else None), t, int(w) if w else None, note=note)

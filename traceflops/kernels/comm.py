@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import re
 
-from ..numbers import finite_or_none
-from .dtypes import comm_type, compute_dtype, dtype_bytes
-from .registry import OpCost
-
 # Collective op and record names -> kind. Spellings of every layer PyTorch records (names.md §1a): c10d ops, the
 # `Collective name` arg, backend record_functions (`nccl:_all_gather_base`, `nccl:send 0->1`), functional
 # collectives (`_c10d_functional::`, torch 2.1-2.2 `c10d_functional::`), symmetric memory (`symm_mem::`), and the
@@ -91,30 +87,3 @@ def bus_factor(kind, n):
     if kind in ("all_gather", "reduce_scatter", "all_to_all"):
         return (n - 1) / n
     return None
-
-
-def collective_cost(kind, in_nelems, out_nelems, group_size, type_str, note=None):
-    if kind in ("barrier", "wait"):
-        return OpCost(flops=None, bytes=0.0, dtype=None, family="comm", comm_bytes=0.0, note=kind)
-    size = dtype_bytes(type_str)
-    elems = {"all_gather": out_nelems, "reduce_scatter": in_nelems}.get(kind, in_nelems)
-    if elems is None:
-        elems = out_nelems if kind != "reduce_scatter" else None
-    s = None if size is None or elems is None else elems * size
-    n = int(group_size) if group_size is not None else None
-    return OpCost(flops=None, bytes=s, dtype=compute_dtype(type_str), family="comm", comm_bytes=s,
-                  algbw_factor=1.0 if s is not None else None, busbw_factor=bus_factor(kind, n), note=note)
-
-
-# The collective op formulas (record_param_comms, backend annotations, c10d / functional / symm_mem ops) are
-# registered in collectives.py; this one is kept for callers that cost named collective args directly.
-def record_param_comms_bytes(a):
-    """Collective args from extra: collective, in_msg_nelems, out_msg_nelems, group_size, comm_dtype."""
-    e = a.extra
-    kind = collective_kind(e.get("collective"))
-    if kind is None:
-        return None
-    t = comm_type(e.get("comm_dtype")) or (a.type(0) if a.is_tensor(0) else None)
-    return collective_cost(kind, finite_or_none(e.get("in_msg_nelems")), finite_or_none(e.get("out_msg_nelems")),
-                           finite_or_none(e.get("group_size")), t)
-

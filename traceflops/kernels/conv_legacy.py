@@ -11,6 +11,8 @@ in a `*_backward` parent that takes the output mask; torch <= 2.0 recorded no in
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .args import Args
 from .conv import _conv, _conv_t, conv_out_spatial
 from .dtypes import dtype_bytes
@@ -83,7 +85,7 @@ def cudnn_convolution_add_relu_flop(a):
     res = _conv(a, 0, 1, 4, 5, 6, 7, None, None, 8)
     if res is None or res.bytes is None or a.nbytes(2) is None:
         return res
-    return OpCost(**{**res.__dict__, "bytes": res.bytes + a.nbytes(2)})
+    return replace(res, bytes=res.bytes + a.nbytes(2))
 
 
 @register("aten::_convolution_nogroup", family="conv")
@@ -153,7 +155,7 @@ def mkldnn_convolution_pointwise_flop(a):
         res, extra = _conv(a, 0, 1, 2, 4, 3, 5, None, None, 6), 0
     if res is None or res.bytes is None or extra is None:
         return res
-    return OpCost(**{**res.__dict__, "bytes": res.bytes + extra})
+    return replace(res, bytes=res.bytes + extra)
 
 
 @register("mkldnn::_convolution_pointwise_", family="conv")
@@ -163,7 +165,7 @@ def mkldnn_convolution_pointwise_inplace_flop(a):
     res = _conv(a, 1, 2, 3, 5, 4, 6, None, None, 7)
     if res is None or res.bytes is None or a.nbytes(0) is None:
         return res
-    return OpCost(**{**res.__dict__, "bytes": res.bytes + a.nbytes(0)})
+    return replace(res, bytes=res.bytes + a.nbytes(0))
 
 
 @register("mkldnn::_convolution_transpose_pointwise", family="conv")

@@ -74,7 +74,7 @@ mark_sparse("fbgemm::jagged_index_select", "fbgemm::jagged_index_select_2d_forwa
 def permute_sparse_data_flop(a):
     """(permute [T], lengths, values, [stride,] weights, permuted_lengths_sum): reads the permutation and reads
     and writes lengths, values (and weights) once. 0 FLOPs."""
-    tensors = [i for i in range(len(a.dims)) if a.shape(i) is not None]
+    tensors = a.tensor_idx()
     if len(tensors) < 3:
         return None
     rest = [a.nbytes(i) for i in tensors[1:]]

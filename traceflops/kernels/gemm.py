@@ -7,13 +7,15 @@ output, so it is not counted as a read.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .dtypes import dtype_bytes, scalar_type
 from .registry import OpCost, compute_name, numel, register
 
 
 def _matmul_cost(flops, a, ia, ib, out_elems, extra_reads=(), out_type=None, source="formula", note=None):
     ta = a.type(ia)
-    reads = [a.nbytes(ia), a.nbytes(ib)] + [a.nbytes(i) if i < len(a.dims) else 0 for i in extra_reads]
+    reads = [a.nbytes(ia), a.nbytes(ib), a.nbytes_sum(extra_reads)]
     out_size = dtype_bytes(out_type or ta)
     if any(r is None for r in reads) or out_size is None:
         nbytes = None
@@ -143,7 +145,7 @@ def scaled_mm_v2_flop(a):
     n = w[1]
     res = _matmul_cost(2 * m * n * k, a, 0, 1, m * n, extra_reads=(8,), out_type=_out_dtype(a, 9, a.type(0)))
     scales = sum(numel(s) for i in (2, 5) for s in (a.tensor_list(i) or []))
-    return res if res.bytes is None else OpCost(**{**res.__dict__, "bytes": res.bytes + scales})
+    return res if res.bytes is None else replace(res, bytes=res.bytes + scales)
 
 
 @register("aten::_grouped_mm", "aten::_scaled_grouped_mm", family="gemm")

@@ -16,9 +16,10 @@ def _elementwise(a, per, reads, out_elems, xi=0, extra_write=0):
     size = a.itemsize(xi)
     if x is None or size is None:
         return None
-    rb = [a.nbytes(i) if i < len(a.dims) else 0 for i in reads]
-    nbytes = None if None in rb else float(sum(rb) + out_elems * size + extra_write)
-    return OpCost(flops=float(per * numel(x)), bytes=nbytes, dtype=compute_name(a.type(xi)), family="loss")
+    rb = a.nbytes_sum(reads)
+    nbytes = None if rb is None else float(rb + out_elems * size + extra_write)
+    # family left to op_cost, which gives each name the family it is registered under
+    return OpCost(flops=float(per * numel(x)), bytes=nbytes, dtype=compute_name(a.type(xi)))
 
 
 @register("aten::_fused_dropout", family="elementwise")
@@ -28,8 +29,7 @@ def fused_dropout_flop(a):
     x = a.shape(0)
     if x is None:
         return None
-    res = _elementwise(a, 2, [0], numel(x), extra_write=numel(x))
-    return None if res is None else OpCost(**{**res.__dict__, "family": "elementwise"})
+    return _elementwise(a, 2, [0], numel(x), extra_write=numel(x))
 
 
 @register("aten::_masked_scale", "aten::native_dropout_backward", family="elementwise")
@@ -39,8 +39,7 @@ def masked_scale_flop(a):
     x = a.shape(0)
     if x is None:
         return None
-    res = _elementwise(a, 2, [0, 1], numel(x))
-    return None if res is None else OpCost(**{**res.__dict__, "family": "elementwise"})
+    return _elementwise(a, 2, [0, 1], numel(x))
 
 
 @register("aten::_masked_softmax", family="softmax")
@@ -49,8 +48,7 @@ def masked_softmax_flop(a):
     x = a.shape(0)
     if x is None:
         return None
-    res = _elementwise(a, 5, [0, 1], numel(x))
-    return None if res is None else OpCost(**{**res.__dict__, "family": "softmax"})
+    return _elementwise(a, 5, [0, 1], numel(x))
 
 
 def _reduced(a, i_red, n):

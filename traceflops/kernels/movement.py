@@ -57,11 +57,17 @@ def repeat_flop(a):
 
 @register("aten::repeat_interleave", family="copy")
 def repeat_interleave_flop(a):
-    """repeat_interleave.self_int(self, repeats int, dim, output_size): out = numel(self) x repeats. The
-    Tensor-repeats overloads go through index_select (costed there) unless output_size is recorded."""
+    """repeat_interleave.self_int(self, repeats int, dim, output_size): out = numel(self) x repeats.
+    repeat_interleave.Tensor(repeats, *, output_size) (two inputs): the index vector itself, read once and written
+    as output_size int64 elements (unknown without output_size). self_Tensor goes through index_select (costed there)."""
     x = a.shape(0)
     if x is None or a.shape(1) is not None:
         return None
+    if len(a) == 2:  # the .Tensor overload: input 1 is output_size, not a repeat count
+        out, size = a.int(1), a.itemsize(0)
+        if out is None or size is None:
+            return None
+        return OpCost(flops=0.0, bytes=float(numel(x) * size + out * 8), dtype=compute_name(a.type(0)), family="copy")
     r = a.int(1)
     if r is None:
         return None
@@ -127,7 +133,8 @@ def grid_sampler_flop(a):
         return None
     n_out = x[0] * x[1] * numel(g[1:-1])
     per = {0: 10, 1: 0, 2: 40}.get(a.int(2, 0), 10)
-    return OpCost(flops=float(per * n_out), bytes=float(a.nbytes(0) + a.nbytes(1) + n_out * a.itemsize(0)),
+    rb = a.nbytes_sum([0, 1])
+    return OpCost(flops=float(per * n_out), bytes=None if rb is None else rb + n_out * a.itemsize(0),
                   dtype=compute_name(a.type(0)), family="pooling")
 
 
@@ -139,9 +146,8 @@ def grid_sampler_backward_flop(a):
     if go is None or x is None or g is None or a.itemsize(0) is None:
         return None
     per = {0: 10, 1: 0, 2: 40}.get(a.int(3, 0), 10)
-    return OpCost(flops=float(2 * per * numel(go)),
-                  bytes=float(a.nbytes(0) + 2 * a.nbytes(1) + 2 * a.nbytes(2)), dtype=compute_name(a.type(0)),
-                  family="pooling")
+    rb = a.nbytes_sum([0, 1, 2, 1, 2])  # input and grid read, their grads written
+    return OpCost(flops=float(2 * per * numel(go)), bytes=rb, dtype=compute_name(a.type(0)), family="pooling")
 
 
 @register("aten::_cdist_forward", family="reduction")

@@ -19,12 +19,12 @@ def _stat_size(a, i):
 
 
 def _cost(a, flops, reads, writes_elems, stat_elems, xi=0, note=None):
-    rb = [a.nbytes(i) if i < len(a.dims) else 0 for i in reads]  # older layouts lack trailing inputs
+    rb = a.nbytes_sum(reads)
     size = a.itemsize(xi)
-    if None in rb or size is None:
+    if rb is None or size is None:
         nbytes = None
     else:
-        nbytes = float(sum(rb) + writes_elems * size + stat_elems * _stat_size(a, xi))
+        nbytes = float(rb + writes_elems * size + stat_elems * _stat_size(a, xi))
     return OpCost(flops=float(flops), bytes=nbytes, dtype=compute_name(a.type(xi)), note=note)
 
 
@@ -210,8 +210,7 @@ def _softmax(a, per, half_to_float_i=None):
         return None
     n = numel(x)
     to_float = half_to_float_i is not None and a.bool(half_to_float_i, False) and a.itemsize(0) == 2
-    res = _cost(a, per * n, [0], 0 if to_float else n, n if to_float else 0)
-    return OpCost(**{**res.__dict__, "family": "softmax"})
+    return _cost(a, per * n, [0], 0 if to_float else n, n if to_float else 0)
 
 
 @register("aten::_softmax", "aten::_log_softmax", "aten::_safe_softmax", family="softmax")

@@ -11,6 +11,8 @@ and zero_ are counted at copy_/fill_), so bytes are not counted twice.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .dtypes import dtype_bytes, promote
 from .registry import OpCost, compute_name, numel, register
 
@@ -25,10 +27,10 @@ POINTWISE_FLOPS: dict[str, int] = {
                      "expm1", "sin", "cos", "tan", "tanh", "erf", "reciprocal", "sign", "sgn", "floor",
                      "ceil", "round", "trunc", "square", "nan_to_num", "logical_not", "bitwise_not",
                      "hardtanh", "isnan", "isinf", "isfinite", "relu6", "hardtanh_backward"], 1),
-    **dict.fromkeys(["leaky_relu", "sigmoid_backward", "tanh_backward", "hardsigmoid", "logit", "mse_loss_elt"], 2),
+    **dict.fromkeys(["leaky_relu", "sigmoid_backward", "tanh_backward", "hardsigmoid", "logit"], 2),
     **dict.fromkeys(["sigmoid", "addcmul", "addcdiv", "lerp", "elu", "hardswish", "softplus"], 3),
     "silu": 4, "mish": 6, "gelu": 5, "silu_backward": 6, "gelu_backward": 8, "elu_backward": 3,
-    "logit_backward": 3, "native_dropout": 2, "silu_and_mul": 5, "gelu_and_mul": 6,
+    "logit_backward": 3,
 }
 COMPARE = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not",
            "isnan", "isinf", "isfinite"}
@@ -112,8 +114,7 @@ def _make(op, per_elem):
 
 
 for _op, _n in POINTWISE_FLOPS.items():
-    if _op not in ("native_dropout", "silu_and_mul", "gelu_and_mul", "mse_loss_elt"):
-        _make(_op, _n)
+    _make(_op, _n)
 
 
 @register("aten::native_dropout", family="elementwise")
@@ -124,18 +125,6 @@ def native_dropout_flop(a):
         return None
     n = numel(x)
     return OpCost(flops=2.0 * n, bytes=float(n * (2 * a.itemsize(0) + 1)), dtype=compute_name(a.type(0)))
-
-
-@register("sgl_kernel::silu_and_mul", "_C::silu_and_mul", "vllm::silu_and_mul", "aiter::silu_and_mul",
-          family="elementwise")
-def silu_and_mul_flop(a):
-    """(out [..., d], input [..., 2d]): silu(x1) * x2 = 5 per output element; reads input, writes out."""
-    out, x = a.shape(0), a.shape(1)
-    if out is None or x is None or a.itemsize(1) is None:
-        return None
-    n = numel(out)
-    return OpCost(flops=5.0 * n, bytes=float(numel(x) * a.itemsize(1) + n * a.itemsize(0)),
-                  dtype=compute_name(a.type(1)))
 
 
 @register("aten::copy_", family="copy")
@@ -159,7 +148,7 @@ def _nb(x):
     return None if x is None else float(x)
 
 
-def _list_dtype(a, i=None):
+def _list_dtype(a):
     """TensorList element dtype: Kineto records only 'TensorList', so it comes from extra['dtype_hint']."""
     hint = a.extra.get("dtype_hint")
     return hint if isinstance(hint, str) and dtype_bytes(hint) is not None else None
@@ -284,7 +273,7 @@ def foreach_norm_flop(a):
         return None
     n = sum(numel(s) for s in shapes)
     res = _list_cost(2 * n, n, _list_dtype(a))
-    return OpCost(**{**res.__dict__, "bytes": res.bytes + 4 * len(shapes)})
+    return replace(res, bytes=res.bytes + 4 * len(shapes))
 
 
 @register("aten::_amp_foreach_non_finite_check_and_unscale_", family="optimizer")
@@ -296,7 +285,7 @@ def amp_unscale_flop(a):
         return None
     n = sum(numel(s) for s in shapes)
     res = _list_cost(2 * n, 2 * n, _list_dtype(a))
-    return OpCost(**{**res.__dict__, "bytes": res.bytes + (a.nbytes(1) or 0) + (a.nbytes(2) or 0)})
+    return replace(res, bytes=res.bytes + (a.nbytes(1) or 0) + (a.nbytes(2) or 0))
 
 
 @register("aten::_amp_non_finite_check_and_unscale_", family="optimizer")
@@ -312,15 +301,25 @@ def amp_unscale_one_flop(a):
 
 @register("_C::rotary_embedding", "vllm::rotary_embedding", "sgl_kernel::rotary_embedding", family="elementwise")
 def rotary_embedding_flop(a):
-    """rotary_embedding(positions [T], query [T, Hq·D], key [T, Hk·D], head_size, cos_sin_cache [P, R], is_neox):
-    rotates the first R dims of every head in place: 3 flops per rotated element (x·cos ∓ y·sin);
-    reads positions, the T used cache rows and q, k; writes q, k."""
-    pos, q, k, cache = a.shape(0), a.shape(1), a.shape(2), a.shape(4)
+    """rotary_embedding(positions [T], query [T, Hq·D], key [T, Hk·D]?, head_size, cos_sin_cache [P, R], is_neox):
+    rotates the first R dims of every head in place (the key is optional: `Tensor!? key`)."""
     head = a.int(3)
-    if None in (pos, q, k, cache) or not head or len(cache) != 2 or a.itemsize(1) is None:
+    if not head:
         return None
-    t, rot = numel(pos), cache[1]
-    heads = (numel(q) + numel(k)) // (t * head) if t else 0
-    qk_bytes = (numel(q) + numel(k)) * a.itemsize(1)
-    return OpCost(flops=3.0 * t * heads * rot, bytes=float(2 * qk_bytes + t * (a.itemsize(0) or 8) + t * rot * (a.itemsize(4) or 2)),
-                  dtype=compute_name(a.type(1)), family="elementwise")
+    return rope_cost(a, pos_i=0, q_i=1, k_i=2, cache_i=4, head=head)
+
+
+def rope_cost(a, pos_i, q_i, k_i, cache_i, head):
+    """Rotary embedding of T positions' q and k heads (head size `head`) with a [P, R] cos/sin cache: 3 FLOPs per
+    rotated element (x·cos ∓ y·sin over R of every head's dims); reads the positions, the T cache rows used and
+    q, k, and writes as many bytes of q, k (in place, or into outputs of the same shapes). A missing k is none."""
+    pos, q, k, cache = a.shape(pos_i), a.shape(q_i), a.shape(k_i) or [0], a.shape(cache_i)
+    size = a.itemsize(q_i)
+    if None in (pos, q, cache) or len(cache) != 2 or size is None:
+        return None
+    t, elems = numel(pos), numel(q) + numel(k)
+    heads = elems // (t * head) if t else 0
+    cache_bytes = t * cache[1] * (a.itemsize(cache_i) or size)
+    return OpCost(flops=3.0 * t * heads * min(cache[1], head),
+                  bytes=float(2 * elems * size + t * (a.itemsize(pos_i) or 8) + cache_bytes),
+                  dtype=compute_name(a.type(q_i)), family="elementwise")

@@ -42,17 +42,21 @@ def _pool_geometry(a, n_sp=2, k_i=1, s_i=2, p_i=3, d_i=4, c_i=5):
     return x, out_sp, k
 
 
+def _max_pool(a, n_sp):
+    g = _pool_geometry(a, n_sp=n_sp)
+    if g is None or a.itemsize(0) is None:
+        return None
+    x, out_sp, k = g
+    n_out = numel(x[:-n_sp]) * numel(out_sp)
+    return OpCost(flops=float(n_out * numel(k)), bytes=float(numel(x) * a.itemsize(0) + n_out * (a.itemsize(0) + 8)),
+                  dtype=compute_name(a.type(0)), family="pooling")
+
+
 @register("aten::max_pool2d_with_indices", family="pooling")
 def max_pool2d_flop(a):
     """max_pool2d_with_indices(self, kernel_size, stride, padding, dilation, ceil_mode): reads self,
     writes output + int64 indices; kh·kw comparisons per output element."""
-    g = _pool_geometry(a)
-    if g is None or a.itemsize(0) is None:
-        return None
-    x, out_sp, k = g
-    n_out = numel(x[:-2]) * numel(out_sp)
-    return OpCost(flops=float(n_out * numel(k)), bytes=float(numel(x) * a.itemsize(0) + n_out * (a.itemsize(0) + 8)),
-                  dtype=compute_name(a.type(0)), family="pooling")
+    return _max_pool(a, 2)
 
 
 @register("aten::max_pool2d_with_indices_backward", family="pooling")
@@ -66,14 +70,15 @@ def max_pool2d_backward_flop(a):
                   dtype=compute_name(a.type(0)), family="pooling")
 
 
-@register("aten::avg_pool2d", family="pooling")
-def avg_pool2d_flop(a):
-    """avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)."""
-    g = _pool_geometry(a, d_i=None, c_i=4)
+@register("aten::avg_pool2d", "aten::avg_pool3d", family="pooling")
+def avg_pool_flop(a):
+    """avg_pool{2,3}d(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)."""
+    n_sp = 3 if a.extra.get("name") == "aten::avg_pool3d" else 2
+    g = _pool_geometry(a, n_sp=n_sp, d_i=None, c_i=4)
     if g is None or a.itemsize(0) is None:
         return None
     x, out_sp, k = g
-    n_out = numel(x[:-2]) * numel(out_sp)
+    n_out = numel(x[:-n_sp]) * numel(out_sp)
     return OpCost(flops=float(n_out * (numel(k) + 1)), bytes=float((numel(x) + n_out) * a.itemsize(0)),
                   dtype=compute_name(a.type(0)), family="pooling")
 
@@ -146,14 +151,7 @@ def upsample_backward_flop(a):
 @register("aten::max_pool3d_with_indices", "aten::max_pool1d_with_indices", family="pooling")
 def max_pool_nd_flop(a):
     """max_pool{1,3}d_with_indices(self, kernel_size, stride, padding, dilation, ceil_mode): as the 2-d op."""
-    n_sp = len(a.ints(1) or []) or (3 if len(a.shape(0) or []) >= 4 else 1)
-    g = _pool_geometry(a, n_sp=n_sp)
-    if g is None or a.itemsize(0) is None:
-        return None
-    x, out_sp, k = g
-    n_out = numel(x[:-n_sp]) * numel(out_sp)
-    return OpCost(flops=float(n_out * numel(k)), bytes=float(numel(x) * a.itemsize(0) + n_out * (a.itemsize(0) + 8)),
-                  dtype=compute_name(a.type(0)), family="pooling")
+    return _max_pool(a, len(a.ints(1) or []) or (3 if len(a.shape(0) or []) >= 4 else 1))
 
 
 @register("aten::max_pool3d_with_indices_backward", "aten::adaptive_max_pool2d_backward",
@@ -162,18 +160,6 @@ def max_pool_backward_nd_flop(a):
     """(grad_output, self, ...[, indices]): 1 add per grad_output element; reads grad_output and the int64
     indices, writes grad_input (self's size)."""
     return max_pool2d_backward_flop(a)
-
-
-@register("aten::avg_pool3d", family="pooling")
-def avg_pool3d_flop(a):
-    """avg_pool3d(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)."""
-    g = _pool_geometry(a, n_sp=3, d_i=None, c_i=4)
-    if g is None or a.itemsize(0) is None:
-        return None
-    x, out_sp, k = g
-    n_out = numel(x[:-3]) * numel(out_sp)
-    return OpCost(flops=float(n_out * (numel(k) + 1)), bytes=float((numel(x) + n_out) * a.itemsize(0)),
-                  dtype=compute_name(a.type(0)), family="pooling")
 
 
 @register("aten::avg_pool2d_backward", "aten::avg_pool3d_backward", family="pooling")

@@ -9,8 +9,10 @@ type "", dims []), N is unknown: no formula (the activation read stays the lower
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .args import numel
-from .dtypes import dtype_bytes, scalar_type
+from .dtypes import NON_TENSOR, dtype_bytes, scalar_type
 from .registry import OpCost, compute_name, register
 
 
@@ -19,9 +21,9 @@ def gemm(a, m, n, k, reads, out_type=None, xi=0, note=None, scale=1):
     the activation's dtype); `scale` multiplies the FLOPs (a batch)."""
     if None in (m, n, k) or min(m, n, k) < 0:
         return None
-    rb = [a.nbytes(i) if i < len(a.dims) else 0 for i in reads]
+    rb = a.nbytes_sum(reads)
     out_size = dtype_bytes(out_type or a.type(xi))
-    nbytes = None if None in rb or out_size is None else float(sum(rb) + scale * m * n * out_size)
+    nbytes = None if rb is None or out_size is None else float(rb + scale * m * n * out_size)
     return OpCost(flops=float(2 * scale * m * n * k), bytes=nbytes, dtype=compute_name(a.type(xi)), family="gemm",
                   note=note)
 
@@ -31,11 +33,6 @@ def _mk(a, xi=0):
     if not x:
         return None, None
     return numel(x[:-1]), x[-1]
-
-
-def _all(a):
-    """Every tensor input: scalars and int lists (use_fast_accum, size_m, ...) move no bytes."""
-    return [i for i in range(len(a.dims)) if a.shape(i) is not None]
 
 
 @register("aten::_weight_int8pack_mm", family="gemm")
@@ -98,7 +95,7 @@ def fbgemm_linear_fp16_flop(a):
     res = gemm(a, m, b[0] if b else None, k, [0, 2])
     if res is None or res.bytes is None:
         return res
-    return OpCost(**{**res.__dict__, "bytes": res.bytes + b[0] * k * 2})
+    return replace(res, bytes=res.bytes + b[0] * k * 2)
 
 
 @register("mkldnn::_linear_pointwise", family="gemm")
@@ -126,15 +123,20 @@ def mkl_linear_flop(a):
 @register("onednn::qlinear_pointwise", family="gemm")
 def onednn_qlinear_flop(a):
     """qlinear_pointwise (qx [M, K], x_scale, x_zp, qw packed, recorded [K, N], w_scale [N], w_zp, bias, ...,
-    output_dtype, ...): 13 inputs; `.binary` (18 inputs) adds `other` [M, N] (at 10 in 2.4, at 6 from 2.6).
+    output_dtype, ...): 13 inputs; `.binary` (18 inputs) adds `other` [.., N] (at 10 in 2.4, at 6 from 2.6).
     N = w_scale[0] (else qw[1]); output dtype: the recorded ScalarType, else uint8."""
     m, k = _mk(a)
     ws, qw = a.shape(4), a.shape(3)
     n = ws[0] if ws else (qw[1] if qw and len(qw) == 2 else None)
     binary = len(a.dims) >= 18
-    new_layout = binary and a.shape(6) is not None and len(a.shape(6)) == 2
+    # the old layout's position 6 is the 1-d bias; the new one's is `other`, shaped like the output (2-d or
+    # more: a 3-d activation gives a 3-d `other`), and only the new one has a tensor (bias) at 7
+    s6 = a.shape(6)
+    new_layout = binary and (a.is_tensor(7) or (s6 is not None and len(s6) >= 2))
     out_i = (10 if new_layout else 9) if binary else 9
     reads = [0, 1, 2, 3, 4, 5, 6] + ([7] if new_layout else [10] if binary else [])
+    # x_scale / x_zero_point are Scalars except in the `.tensor` overloads: scalars move no bytes
+    reads = [i for i in reads if a.type(i) not in NON_TENSOR or a.type(i) == ""]
     return gemm(a, m, n, k, reads, out_type=scalar_type(a.raw(out_i)) or "unsigned char")
 
 
@@ -147,7 +149,7 @@ def _weight_nk(a, xi, wi, reads=None, out_type=None):
     w = a.shape(wi)
     if not w or len(w) != 2:
         return None
-    return gemm(a, m, w[0], k, reads if reads is not None else _all(a), xi=xi, out_type=out_type)
+    return gemm(a, m, w[0], k, reads if reads is not None else a.tensor_idx(), xi=xi, out_type=out_type)
 
 
 def _weight_kn(a, xi, wi, reads=None, out_type=None):
@@ -156,7 +158,7 @@ def _weight_kn(a, xi, wi, reads=None, out_type=None):
     w = a.shape(wi)
     if not w or len(w) != 2:
         return None
-    return gemm(a, m, w[1], k, reads if reads is not None else _all(a), xi=xi, out_type=out_type)
+    return gemm(a, m, w[1], k, reads if reads is not None else a.tensor_idx(), xi=xi, out_type=out_type)
 
 
 @register("fbgemm::f8f8bf16_rowwise", "fbgemm::f8f8bf16_blockwise", "fbgemm::f8f8bf16_tensorwise",
@@ -190,7 +192,7 @@ def grouped_stacked_flop(a):
     x, w = a.shape(0), a.shape(1)
     if not x or not w or len(w) != 3:
         return None
-    return gemm(a, numel(x[:-1]), w[1], x[-1], _all(a), out_type="c10::BFloat16")
+    return gemm(a, numel(x[:-1]), w[1], x[-1], a.tensor_idx(), out_type="c10::BFloat16")
 
 
 @register("_C::cutlass_scaled_mm", "_C::cutlass_scaled_mm_azp", "_C::cutlass_scaled_mm_dq", family="gemm")
@@ -262,7 +264,7 @@ def marlin_gemm_flop(a):
     if trio is None:
         return None
     m, n, k = trio
-    return gemm(a, m, n, k, _all(a))
+    return gemm(a, m, n, k, a.tensor_idx())
 
 
 @register("_C::awq_gemm", family="gemm")
@@ -288,7 +290,7 @@ def machete_mm_flop(a):
     m, k = _mk(a)
     gs, cs = a.shape(4), a.shape(7)
     n = gs[-1] if gs else (cs[0] if cs else None)
-    return gemm(a, m, n, k, _all(a))
+    return gemm(a, m, n, k, a.tensor_idx())
 
 
 @register("_C::ggml_mul_mat_a8", "_C::ggml_mul_mat_vec_a8", family="gemm")
@@ -331,7 +333,7 @@ def torchao_rowwise_flop(a):
 def torchao_mm_flop(a):
     """mx_fp8_bf16(a [M, K], b [K, N], a_scale, b_scale) (returns bf16) / swizzle_mm(mat1, mat2, ...): 2*M*N*K."""
     bf16 = (a.extra.get("name") or "").endswith("bf16")
-    return _weight_kn(a, 0, 1, _all(a), out_type="c10::BFloat16" if bf16 else None)
+    return _weight_kn(a, 0, 1, a.tensor_idx(), out_type="c10::BFloat16" if bf16 else None)
 
 
 @register("symm_mem::fused_matmul_reduce_scatter", "symm_mem::_async_input_mm", family="gemm")

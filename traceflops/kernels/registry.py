@@ -7,7 +7,7 @@ not allow a count. `op_cost` never raises: odd input gives an OpCost with None f
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .args import Args, numel  # noqa: F401  (numel: formulas import it from here)
@@ -57,7 +57,9 @@ def register(*names: str, family: str, override: bool = False, context: str | No
     context="parent"/"children": the formula's Args get extra["parent"] = (name, dims, types, concrete) of the
     enclosing op, or extra["children"] = a tuple of those of its direct sub-ops (an old op whose int-list args
     were not recorded finds the kernel size in its parent's tensors; `aten::index` finds its output shape in the
-    `as_strided` it calls). sparse=True: the op may touch only part of its tensor arguments, so when the formula
+    `as_strided` it calls). context="ancestors": extra["ancestors"] = those of up to frame.ANCESTORS enclosing
+    ops, nearest first, each with a dict of its recorded collective fields (group_size, ...) appended (a
+    backend's `nccl:all_reduce` or `record_param_comms` finds its message in the c10d op it serves). sparse=True: the op may touch only part of its tensor arguments, so when the formula
     cannot cost it, no lower bound from its arguments is put on it either. patterns: regexes of generated op
     names (FlashInfer's `flashinfer::<uri>_run`) that resolve to the first name."""
     if not names or not all(isinstance(n, str) and n for n in names):
@@ -158,5 +160,5 @@ def op_cost(name, dims, types, concrete, extra=None) -> OpCost | None:
     if res is None:
         return OpCost(family=family, note="inputs not recorded or not understood")
     if res.family == "other" and family != "other":
-        res = OpCost(**{**res.__dict__, "family": family})
+        res = replace(res, family=family)
     return res

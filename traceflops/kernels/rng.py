@@ -87,7 +87,7 @@ def arange_flop(a):
     if start is None or end is None or not step:
         return None
     n = max(math.ceil((end - start) / step), 0)
-    out = next((i for i in range(len(a.dims)) if a.shape(i) is not None), None)
+    out = next(iter(a.tensor_idx()), None)
     t = a.type(out) if out is not None else scalar_type(a.raw(i_dtype)) if i_dtype is not None else None
     if t is None:
         used = [i for i in (i_start, i_end, i_step) if i is not None]

@@ -9,6 +9,8 @@ backward 2x.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .args import numel
 from .registry import OpCost, compute_name, register
 
@@ -67,7 +69,7 @@ def cudnn_rnn_backward_flop(a):
     res = _rnn(a, 1, 12 if new else None, 11, 17 if new else 16, backward=True, buf_i=3, states_i=(4, 5))
     mask = a.bools(21 if new else 20)
     if res is not None and mask and len(mask) == 4 and not mask[3]:
-        res = OpCost(**{**res.__dict__, "flops": res.flops / 2})
+        res = replace(res, flops=res.flops / 2)
     return res
 
 
@@ -113,13 +115,13 @@ def mkldnn_rnn_layer_backward_flop(a):
     return _layer(a, 1, 2, True)
 
 
-def _cell(a, gates_i, state_i, per, n_gates, reads, writes_per_bh):
+def _cell(a, gates_i, state_i, per, reads, writes_per_bh):
     g, s = a.shape(gates_i), a.shape(state_i)
     if g is None or s is None or a.itemsize(gates_i) is None:
         return None
     bh = numel(s)
-    rb = [a.nbytes(i) if i < len(a.dims) else 0 for i in reads]
-    nbytes = None if None in rb else float(sum(rb) + writes_per_bh * bh * a.itemsize(gates_i))
+    rb = a.nbytes_sum(reads)
+    nbytes = None if rb is None else rb + writes_per_bh * bh * a.itemsize(gates_i)
     return OpCost(flops=float(per * bh), bytes=nbytes, dtype=compute_name(a.type(gates_i)), family="elementwise")
 
 
@@ -127,25 +129,25 @@ def _cell(a, gates_i, state_i, per, n_gates, reads, writes_per_bh):
 def fused_lstm_cell_flop(a):
     """_thnn_fused_lstm_cell(input_gates [B, 4H], hidden_gates [B, 4H], cx [B, H], input_bias, hidden_bias):
     19 per hidden element; writes hy, cy [B, H] and the workspace [B, 4H]."""
-    return _cell(a, 0, 2, 19, 4, [0, 1, 2, 3, 4], 6)
+    return _cell(a, 0, 2, 19, [0, 1, 2, 3, 4], 6)
 
 
 @register("aten::_thnn_fused_lstm_cell_backward_impl", "aten::_thnn_fused_lstm_cell_backward", family="elementwise")
 def fused_lstm_cell_backward_flop(a):
     """(grad_hy, grad_cy, cx, cy, workspace [B, 4H], has_bias): 38 per hidden element; writes grad_gates
     [B, 4H] and grad_cx [B, H]."""
-    return _cell(a, 4, 2, 38, 4, [0, 1, 2, 3, 4], 5)
+    return _cell(a, 4, 2, 38, [0, 1, 2, 3, 4], 5)
 
 
 @register("aten::_thnn_fused_gru_cell", family="elementwise")
 def fused_gru_cell_flop(a):
     """_thnn_fused_gru_cell(input_gates [B, 3H], hidden_gates [B, 3H], hx [B, H], input_bias, hidden_bias): 15 per
     hidden element; writes hy [B, H] and the workspace [B, 5H]."""
-    return _cell(a, 0, 2, 15, 3, [0, 1, 2, 3, 4], 6)
+    return _cell(a, 0, 2, 15, [0, 1, 2, 3, 4], 6)
 
 
 @register("aten::_thnn_fused_gru_cell_backward", family="elementwise")
 def fused_gru_cell_backward_flop(a):
     """(grad_hy [B, H], workspace [B, 5H], has_bias): 30 per hidden element; writes the input and hidden gate
     gradients [B, 3H] each and grad_hx [B, H]."""
-    return _cell(a, 1, 0, 30, 3, [0, 1], 7)
+    return _cell(a, 1, 0, 30, [0, 1], 7)

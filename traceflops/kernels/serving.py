@@ -17,22 +17,15 @@ from __future__ import annotations
 
 from .args import numel
 from .dtypes import dtype_bytes, scalar_type
+from .pointwise import rope_cost
 from .registry import OpCost, compute_name, mark_sparse, register
-
-
-def _sum(a, idx):
-    """Bytes of the tensor inputs among positions idx (non-tensors and absent positions add 0); None when a
-    tensor's dtype is unknown."""
-    vals = [a.nbytes(i) if i < len(a.dims) and (a.is_tensor(i) or a.type(i) == "") else 0 for i in idx]
-    return None if None in vals else float(sum(vals))
-
 
 # ---- KV caches -------------------------------------------------------------------------------------------
 
 
 def _cache_write(a, srcs, caches, slots):
     """Read the source rows and the slot indices, write as many elements of the caches (their dtype)."""
-    reads = _sum(a, srcs + [slots])
+    reads = a.nbytes_sum(srcs + [slots], tensors_only=True)
     if reads is None:
         return None
     written = 0.0
@@ -64,7 +57,7 @@ mark_sparse("_C_cache_ops::swap_blocks", "_C_cache_ops::copy_blocks", "_C_cache_
 def _paged(q_i, out_i, small):
     def paged_attention_bytes(a):
         q = a.shape(q_i)
-        reads = _sum(a, [q_i] + small)
+        reads = a.nbytes_sum([q_i] + small, tensors_only=True)
         if q is None or reads is None or a.itemsize(q_i) is None:
             return None
         return OpCost(flops=None, bytes=reads + numel(q) * a.itemsize(q_i), dtype=compute_name(a.type(q_i)),
@@ -101,10 +94,8 @@ def _gated(per):
 
 
 for _op, _per in GATED.items():
-    names = [f"{ns}::{_op}" for ns in ("_C", "vllm", "sgl_kernel", "flashinfer", "aiter")]
-    names = [n for n in names if n not in ("_C::silu_and_mul", "vllm::silu_and_mul", "sgl_kernel::silu_and_mul",
-                                           "aiter::silu_and_mul")]  # pointwise.py has these
-    register(*names, family="elementwise")(_gated(_per))
+    register(*[f"{ns}::{_op}" for ns in ("_C", "vllm", "sgl_kernel", "flashinfer", "aiter")],
+             family="elementwise")(_gated(_per))
 
 
 @register("_C::gelu_new", "_C::gelu_fast", "_C::gelu_quick", family="elementwise")
@@ -120,16 +111,12 @@ def gelu_out_flop(a):
 @register("sgl_kernel::apply_rope_pos_ids_cos_sin_cache", "flashinfer::apply_rope_pos_ids_cos_sin_cache",
           family="elementwise")
 def apply_rope_flop(a):
-    """(q [T, Hq, D], k [T, Hk, D], q_rope, k_rope, cos_sin_cache [P, R], pos_ids [T], ...): 3 FLOPs per
-    rotated element (R of every head's D); reads q, k, the T cache rows and positions, writes q_rope, k_rope."""
-    q, k, cache, pos = a.shape(0), a.shape(1), a.shape(4), a.shape(5)
-    if None in (q, k, cache, pos) or len(cache) != 2 or not q or a.itemsize(0) is None:
+    """(q [T, Hq, D], k [T, Hk, D], q_rope, k_rope, cos_sin_cache [P, R], pos_ids [T], ...): rotates R of every
+    head's D dims (pointwise.rope_cost), reading q and k and writing q_rope, k_rope (as large as q, k)."""
+    q = a.shape(0)
+    if not q:
         return None
-    t, d, rot = numel(pos), q[-1], cache[1]
-    heads = (numel(q) + numel(k)) // max(t * d, 1)
-    qk = (numel(q) + numel(k)) * a.itemsize(0)
-    return OpCost(flops=3.0 * t * heads * min(rot, d), bytes=float(2 * qk + a.nbytes(5) + t * rot * (a.itemsize(4) or 4)),
-                  dtype=compute_name(a.type(0)), family="elementwise")
+    return rope_cost(a, pos_i=5, q_i=0, k_i=1, cache_i=4, head=q[-1])
 
 
 # ---- quantization -------------------------------------------------------------------------------------------
@@ -168,7 +155,7 @@ def quantize_flop(a):
     dyn = name.endswith("dynamic")
     code_i = 1 if dyn else (4 if name.endswith("channel") else 3)
     out = dtype_bytes(scalar_type(a.raw(code_i)) or "c10::qint8")
-    reads = _sum(a, [0, 1, 2] if not dyn else [0])
+    reads = a.nbytes_sum([0, 1, 2] if not dyn else [0], tensors_only=True)
     n = numel(x)
     return OpCost(flops=float((3 if dyn else 2) * n), bytes=None if reads is None else reads + n * out,
                   dtype=compute_name(a.type(0)), family="quantize")
@@ -201,7 +188,7 @@ def topk_softmax_flop(a):
         return None
     g = max(shapes, key=lambda s: s[1][1])
     outs = [i for i, s in shapes if i != g[0]]
-    nbytes = _sum(a, [g[0]] + outs)
+    nbytes = a.nbytes_sum([g[0]] + outs, tensors_only=True)
     return OpCost(flops=5.0 * numel(g[1]), bytes=nbytes, dtype=compute_name(a.type(g[0])), family="routing")
 
 
@@ -211,8 +198,8 @@ def moe_sum_flop(a):
     x, o = a.shape(0), a.shape(1)
     if x is None or o is None or len(x) != 3:
         return None
-    return OpCost(flops=float((x[1] - 1) * numel(o)), bytes=_sum(a, [0, 1]), dtype=compute_name(a.type(0)),
-                  family="elementwise")
+    return OpCost(flops=float((x[1] - 1) * numel(o)), bytes=a.nbytes_sum([0, 1], tensors_only=True),
+                  dtype=compute_name(a.type(0)), family="elementwise")
 
 
 @register("vllm::inplace_fused_experts", "vllm::outplace_fused_experts", "vllm::fused_moe", "vllm::rocm_aiter_fused_moe",
@@ -230,7 +217,7 @@ def fused_experts_flop(a):
     pack = max(h // w1[2], 1)
     i_dim = w2[2] * pack
     flops = 2 * t * k * w1[1] * h + 2 * t * k * h * i_dim
-    act = _sum(a, [0, 3, 4])
+    act = a.nbytes_sum([0, 3, 4], tensors_only=True)
     wsz = a.itemsize(1)
     if act is None or wsz is None or a.itemsize(0) is None or e <= 0:
         return OpCost(flops=float(flops), dtype=compute_name(a.type(0)), family="gemm")
