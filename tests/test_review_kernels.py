@@ -6,6 +6,7 @@ qw, w_scale, w_zero_point, Tensor? other, Tensor? bias, output_scale, output_zer
 other_scale, other_zp, binary_post_op, binary_alpha, unary_post_op, unary_post_op_args, unary_post_op_algorithm);
 torch 2.4's had bias at 6, output_dtype at 9 and other at 10.
 """
+import json
 import pytest
 import torch
 
@@ -113,3 +114,33 @@ def test_nbytes_sum():
     assert a.nbytes_sum([0, 1]) is None  # a Scalar at a tensor position: unknown
     assert a.nbytes_sum([0, 1], tensors_only=True) == 128
     assert a.nbytes_sum([]) == 0.0
+
+
+def test_repeat_interleave_tensor_overload_writes_output_size(tmp_path):
+    # repeat_interleave.Tensor(repeats, *, output_size): the profiler records [[3], []] with concrete ["", "6"];
+    # 6 is the output length, not a repeat count: read 3 int64, write 6 int64
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from traceflops import analyze
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
+        torch.repeat_interleave(torch.tensor([1, 2, 3]), output_size=6)
+    p.export_chrome_trace(str(tmp_path / "t.json"))
+    o = analyze(tmp_path / "t.json").ops
+    row = o[(o["name"] == "aten::repeat_interleave") & (o["input_dims"] == "[[3],[]]")].iloc[0]
+    c = op_cost(row["name"], json.loads(row["input_dims"]), json.loads(row["input_types"]), json.loads(row["concrete_inputs"]))
+    assert c.bytes == 3 * 8 + 6 * 8 and c.flops == 0
+    # self_int: out = numel(self) x repeats
+    c = op_cost("aten::repeat_interleave", [[3, 2], [], [], []], ["float", "Scalar", "Scalar", ""], ["", "2", "0", ""])
+    assert c.bytes == 6 * 4 + 12 * 4
+
+
+def test_rotary_embedding_without_key():
+    # vLLM's rotary_embedding(positions, query, Tensor!? key, head_size, cos_sin_cache, is_neox): no key, only q
+    t, bf = 4, "c10::BFloat16"
+    c = op_cost("_C::rotary_embedding", [[t], [t, 8 * 64], [], [], [1024, 64], []],
+                ["long int", bf, "", "Scalar", bf, "Scalar"], ["", "", "", "64", "", "True"])
+    assert c.flops == 3 * t * 8 * 64
+    assert c.bytes == 2 * t * 8 * 64 * 2 + t * 8 + t * 64 * 2
+    with_key = op_cost("_C::rotary_embedding", [[t], [t, 8 * 64], [t, 2 * 64], [], [1024, 64], []],
+                       ["long int", bf, bf, "Scalar", bf, "Scalar"], ["", "", "", "64", "", "True"])
+    assert with_key.flops == 3 * t * 10 * 64
