@@ -40,9 +40,9 @@ class Analysis:
         from .metrics.serving import cost_steps, steps_summary
         if self.steps is None or not len(self.steps):
             raise ValueError(f"{self.name}: no serving step annotations; give the tokens instead (reconcile, --tokens)")
-        ops = self.ops
-        if self.trace is not None and "shapes" in self.trace.ops and len(self.trace.ops) == len(ops):
-            ops = ops.assign(shapes=self.trace.ops["shapes"].to_numpy(object))  # the shapes ingest decoded
+        # trace.ops: the ops table's rows in the same order (link adds columns only), with the shapes ingest
+        # decoded, which ops.parquet does not keep
+        ops = self.trace.ops if self.trace is not None else self.ops
         model = cost_steps(self.steps, self.kernels, ops, self.summary, config, tp=tp, ep=ep, draft=draft,
                            accepted=accepted, kv_dtype=kv_dtype, mla_absorbed=mla_absorbed,
                            distributed=self.trace.meta.distributed if self.trace is not None else None)

@@ -54,12 +54,13 @@ def analyze(path, *, device=None, device_file=None, max_bytes=DEFAULT_MAX_BYTES,
     devices = devices or Devices.load(device, device_file)  # before the read: an unknown --device fails at once
     compiled = beside_trace(path) if compiled is None else compiled  # False: none, not even beside the trace
     code = load_compiled(compiled) if compiled else None  # before the read: a bad folder fails at once
+    run = (model_run(model, tp=tp, ep=ep, tokens=tokens, seq=seq, phase=phase, draft=draft)
+           if model is not None else None)  # before the read: a bad config or option fails at once
     with gc_paused():
         trace = read_trace(path, max_bytes=max_bytes, progress=progress, workers=workers)
-        run = model_run(model, tp=tp, ep=ep, tokens=tokens, seq=seq, phase=phase) if model is not None else None
         a = analyze_trace(trace, devices=devices, capture=capture, compiled=code, model=run)
         if run is not None:
-            finish_model(a, run, draft=draft, accepted=accepted)
+            finish_model(a, run, accepted=accepted)
     release_heap()  # the stages' temporaries: give their freed heap back before the outputs are written
     return a
 
@@ -154,7 +155,7 @@ def analyze_trace(trace, *, devices=None, capture=None, compiled=None, model=Non
         v = costs[c].to_numpy() if c in costs else None
         op_table[c] = text_column(v, op_table.index) if getattr(v, "dtype", None) == object else v
     op_table = op_table[[c for c in OP_COLUMNS if c in op_table.columns]]
-    mfu, tables = mfu_summary(kernels, op_table)
+    mfu, tables = mfu_summary(kernels, steps)
     summary = build_summary(trace, kernels, op_table, specs, dev_warnings, mfu)
     summary["graphs"] = graph_info if graph_info.get("replayed_kernels") else None
     summary["compiled"] = compiled_summary(k, op_table, compiled_info)
@@ -170,7 +171,7 @@ def _op_shapes(k, ops):
     k["launch_op"] = text_at(ops["name"], lo) if len(ops) else None
     row = k["op_row"].to_numpy()
     for c in ("input_dims", "input_types", "shapes"):
-        k[c] = np.where(row >= 0, ops[c].to_numpy(object)[np.clip(row, 0, None)] if len(ops) and c in ops else None, None)
+        k[c] = text_at(ops[c], row) if c in ops else np.full(len(row), None, dtype=object)
 
 
 def _empty_costs():

@@ -58,8 +58,6 @@ def read_trace(path, *, max_bytes=DEFAULT_MAX_BYTES, keep_python=False, progress
         warnings.append(f"{path}: skipped {bad} event(s) whose fields have impossible types")
     if router.bad_args:
         warnings.append(f"{path}: {router.bad_args} event(s) have unusable args (not an object); kept without them")
-    if not isinstance(header, dict):
-        header = {}
     t = router.tables()
     release_heap()
     return Trace(

@@ -5,9 +5,6 @@ every later stage reads this object, never the raw header.
 """
 from dataclasses import dataclass, field
 
-FLAGS = ("record_shapes", "with_stack", "with_modules", "with_flops", "profile_memory")
-
-
 @dataclass(frozen=True)
 class TraceMeta:
     raw: dict = field(default_factory=dict)  # every top-level key but traceEvents, as decoded (allow-list before showing)
@@ -45,11 +42,13 @@ class TraceMeta:
 
     @property
     def device_properties_by_id(self):
-        """deviceProperties entries keyed by their device id (the list position when an entry has none)."""
+        """deviceProperties entries keyed by their device id (the list position when an entry has none). The first
+        entry of an id wins, as in roofline.catalog.resolve_devices: the launch-shape limits and the device's peaks
+        then come from the same entry."""
         props = {}
         for i, p in enumerate(self.device_properties):
             try:
-                props[int(p.get("id", i))] = p
+                props.setdefault(int(p.get("id", i)), p)
             except (TypeError, ValueError):
                 pass
         return props

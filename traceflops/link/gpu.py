@@ -108,8 +108,8 @@ def gpu_steps(gpu, ops, gpu_annotations):
     if len(ops):
         ok = lo >= 0
         step[ok] = ops["step"].array[lo[ok]]  # Int64 rows as they are: no Python int or NA per kernel
-        gpu["module"] = np.where(ok, ops["module"].to_numpy(object)[np.clip(lo, 0, None)], None)
-        gpu["annotation"] = np.where(ok, ops["annotation"].to_numpy(object)[np.clip(lo, 0, None)], None)
+        gpu["module"] = text_at(ops["module"], lo)
+        gpu["annotation"] = text_at(ops["annotation"], lo)
     else:
         gpu["module"] = None
         gpu["annotation"] = None

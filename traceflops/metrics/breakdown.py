@@ -86,13 +86,21 @@ def _fill_steps_by_time(k, step):
     ts = k["ts_us"].to_numpy(float)
     ext = (pd.DataFrame({"s": step, "d": k["device"], "lo": ts, "hi": ts + k["dur_us"].to_numpy(float)})
            .dropna(subset=["s"]).groupby(["d", "s"]).agg(lo=("lo", "min"), hi=("hi", "max")).reset_index())
-    dev = k["device"].to_numpy(object)
-    vals = step.to_numpy(object)
-    for i in np.flatnonzero(miss):
-        e = ext[(ext["d"] == dev[i]) & (ext["lo"] <= ts[i]) & (ext["hi"] >= ts[i])]
-        if len(e):
-            vals[i] = int(e["s"].iloc[0])
-    return pd.Series(pd.array(list(vals), dtype="Int64"), index=k.index)
+    # one pass per (device, step) extent, not per unstepped activity: extents are few, activities many
+    rows = np.flatnonzero(miss)
+    dev = pd.to_numeric(k["device"], errors="coerce").to_numpy(float)[rows]
+    t = ts[rows]
+    got, filled = np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=bool)
+    # (device, step) in ascending order and only unfilled rows taken: the lowest containing step wins
+    for d, s, lo, hi in zip(ext["d"].to_numpy(float), ext["s"].to_numpy(np.int64), ext["lo"].to_numpy(float),
+                            ext["hi"].to_numpy(float)):
+        hit = ~filled & (dev == d) & (lo <= t) & (t <= hi)
+        got[hit], filled[hit] = s, True
+    vals = step.to_numpy(np.int64, na_value=0, copy=True)
+    vals[rows[filled]] = got[filled]
+    mask = miss.copy()
+    mask[rows[filled]] = False
+    return pd.Series(pd.arrays.IntegerArray(vals, mask), index=k.index)
 
 
 def time_breakdown(k):

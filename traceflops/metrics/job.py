@@ -93,7 +93,6 @@ def job_mfu(results):
     comparable, note = _comparable(clocks)
     if comparable:
         clocks = _absolute(clocks)
-    if comparable:
         wall = max(c["end_us"] for c in clocks) - min(c["start_us"] for c in clocks)
         basis = "first kernel start to last kernel end over all ranks"
     else:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..link.intervals import union_length, union_segments
+from .phases import phase_requests
 
 
 def _peak_seconds(k, col="flops"):
@@ -105,8 +106,9 @@ def peaks_used(k):
              "flops_share": float(f / total)} for (d, tc, p), f in g.sort_values(ascending=False).items()]
 
 
-def mfu_summary(k, ops, windows=40):
-    """The `mfu` block of summary.json plus per-step, per-module and over-time tables."""
+def mfu_summary(k, steps=None, windows=40):
+    """The `mfu` block of summary.json plus per-step, per-module and over-time tables; `steps`: the serving
+    steps table (metrics/steps.py), for the requests per phase."""
     k = k[[c for c in _USED if c in k]]  # a narrow frame: the many row selections below stay cheap
     k = k[k["dur_us"].notna() & k["ts_us"].notna()]
     if not len(k):
@@ -148,11 +150,9 @@ def mfu_summary(k, ops, windows=40):
                          "flops": float(np.nansum(g["flops"])), "busy_mfu": float(ps / (busy * 1e-6)) if busy > 0 and ps > 0 else None})
         tables["phases"] = pd.DataFrame(rows)
         out["per_phase"] = rows
-    if len(ops) and (ops["cat"] == "user_annotation").any():
-        from .phases import phase_requests
-        counts = phase_requests(ops.loc[ops["cat"] == "user_annotation", "name"].unique())
-        if counts:
-            out["phase_requests"] = counts
+    counts = phase_requests(steps) if steps is not None else None
+    if counts:
+        out["phase_requests"] = counts
     if span > 0:
         edges = np.linspace(starts.min(), ends.max(), windows + 1)
         mid = (starts + ends) / 2

@@ -27,17 +27,22 @@ class ModelRun:
     tokens: int | None
     seq: int | None
     phase: str
+    draft: dict | None = None  # the --draft config, read
 
 
-def model_run(config, *, tp=None, ep=None, tokens=None, seq=None, phase="prefill"):
-    """Check the options and read the config before the trace is read (a bad config fails at once)."""
+def model_run(config, *, tp=None, ep=None, tokens=None, seq=None, phase="prefill", draft=None):
+    """Check the options and read the configs before the trace is read (a bad config fails at once)."""
     for name, v in (("--tokens", tokens), ("--seq", seq)):
         if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     gpu_count(None, tp, ep)  # validates --tp/--ep
     cfg = config if isinstance(config, dict) else load_config(config)
     parse_config(cfg)
-    return ModelRun(config, cfg, tp, ep, tokens, seq, phase)
+    dcfg = None
+    if draft is not None:
+        dcfg = draft if isinstance(draft, dict) else load_config(draft)
+        parse_config(dcfg)
+    return ModelRun(config, cfg, tp, ep, tokens, seq, phase, dcfg)
 
 
 def step_batches(steps):
@@ -75,12 +80,12 @@ def attribute_model(k, run, steps, kernel_step, distributed):
                              config=run.config if isinstance(run.config, str) else None)
 
 
-def finish_model(a, run, *, draft=None, accepted=None):
+def finish_model(a, run, *, accepted=None):
     """After the analysis: the per-step model cost (steps with annotations), and the reconciliation with
     --tokens. Returns the Analysis."""
     if a.steps is not None and len(a.steps):
         a.model_steps(run.cfg if not isinstance(run.config, str) else run.config, tp=run.tp, ep=run.ep,
-                      draft=draft, accepted=accepted)
+                      draft=run.draft, accepted=accepted)
     if run.tokens:
         a.summary["model_reconciliation"] = a.reconcile(run.config, run.tokens, phase=run.phase, seq=run.seq)
     return a

@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .step_formats import FIELDS, parse_step_annotation
+
 _MIXED = re.compile(r"context_(\d+).*generation_(\d+)", re.I)
 _PREFILL = re.compile(r"prefill|extend|context", re.I)
 _DECODE = re.compile(r"decode|generation", re.I)
@@ -40,24 +42,19 @@ def _query_len(op, shapes):
     return q[axis] if isinstance(q, list) and len(q) >= 3 else None
 
 
-_COUNTS = re.compile(r"context_(\d+)\(sq(\d+)sk\d+.*generation_(\d+)\(sq(\d+)sk", re.I)
+_REQUESTS = ("prefill_requests", "prefill_tokens", "decode_requests", "decode_tokens")
 
 
-def phase_requests(names):
-    """Requests and query tokens per phase, summed over engine step annotations that state them
-    (`execute_<n>_context_<c>(sq<tokens>...)_generation_<g>(sq<tokens>...)`); None when none do."""
-    tot = {"prefill_requests": 0, "prefill_tokens": 0, "decode_requests": 0, "decode_tokens": 0}
-    seen = False
-    for n in names:
-        m = _COUNTS.search(n) if isinstance(n, str) else None
-        if m:
-            seen = True
-            c, cq, g, gq = (int(x) for x in m.groups())
-            tot["prefill_requests"] += c
-            tot["prefill_tokens"] += cq
-            tot["decode_requests"] += g
-            tot["decode_tokens"] += gq
-    return tot if seen else None
+def phase_requests(steps):
+    """Requests and query tokens per phase, summed over the engine steps whose annotation states them all
+    (vllm_detailed: `execute_<n>_context_<c>(sq<tokens>...)_generation_<g>(sq<tokens>...)`); None when none
+    does. `steps`: the steps table (steps.py), or step annotation names, one step each."""
+    if not isinstance(steps, pd.DataFrame):
+        steps = pd.DataFrame([p for p in map(parse_step_annotation, steps) if p is not None], columns=list(FIELDS))
+    t = steps[(steps["format"] == "vllm_detailed").to_numpy(bool)]
+    if not len(t):
+        return None
+    return {c: int(pd.to_numeric(t[c]).sum()) for c in _REQUESTS}
 
 
 def _phases_of(annotations):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..link.intervals import enclosing, group_codes, propagate, union_segments
-from ..link.ops import no_steps
+from ..link.ops import is_none, no_steps
 from .step_formats import FIELDS, parse_step_annotation, step_phase
 
 COUNTS = ("requests", "prefill_requests", "prefill_tokens", "prefill_context_tokens", "prefill_sqsq", "prefill_sqsk",
@@ -46,7 +46,7 @@ def _cpu_roots(ops):
     parent = ops["parent"].to_numpy(np.int64) if "parent" in ops else np.full(len(ops), -1)
     own = np.full(len(ops), None, dtype=object)
     own[rows] = rows
-    nearest = propagate(parent, own, lambda a: np.asarray(pd.isna(pd.Series(a, dtype=object)), bool))
+    nearest = propagate(parent, own, is_none)
     up = parent[rows]
     anc = np.where(up >= 0, nearest[np.clip(up, 0, None)], None)
     is_root = pd.isna(pd.Series(anc, dtype=object)).to_numpy(bool)
@@ -129,7 +129,7 @@ def _by_launch(k, launches, steps):
     cpu = [i for i, s in enumerate(steps) if s["pid"] is not None]
     if not cpu or launches is None or not len(launches):
         return out
-    lr = k["launch_row"].to_numpy(np.int64) if "launch_row" in k else _launch_rows(k, launches)
+    lr = k["launch_row"].to_numpy(np.int64)
     has = np.flatnonzero(lr >= 0)
     if not len(has):
         return out
@@ -144,13 +144,6 @@ def _by_launch(k, launches, steps):
                     la["ts_us"].to_numpy(float))
     out[has] = np.where(hit >= 0, np.asarray(cpu, dtype=np.int64)[np.clip(hit, 0, None)], -1)
     return out
-
-
-def _launch_rows(k, launches):
-    lc = launches[["correlation"]].reset_index(drop=True).reset_index().dropna().drop_duplicates("correlation")
-    m = pd.Series(lc["index"].to_numpy(), index=lc["correlation"].astype("int64").to_numpy())
-    corr = pd.to_numeric(k["correlation"], errors="coerce")
-    return corr.map(m).fillna(-1).astype("int64").to_numpy()
 
 
 def _by_gpu_time(k, steps, todo):

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from ..link.intervals import union_length
 from ..numbers import finite_or_none
 from .advice import NO_GPU_EVENTS, advice
 
@@ -22,8 +21,8 @@ def device_block(spec):
 def build_summary(trace, k, ops, devices, dev_warnings, mfu):
     kern = k.loc[k["kind"] == "kernel", ["link", "link_reason"]]  # narrow: a full-width take copies every column
     dur = k["dur_us"].fillna(0)
-    busy = sum(union_length(g["ts_us"].to_numpy(float), (g["ts_us"] + g["dur_us"].fillna(0)).to_numpy(float))
-               for _, g in k.loc[k["ts_us"].notna(), ["device", "ts_us", "dur_us"]].groupby("device"))
+    # mfu's union of each device's timed activity; an untimed activity covers nothing, and no activity is 0
+    busy = mfu.get("gpu_busy_us") or 0.0
     in_window = ~kern["link_reason"].fillna("").str.startswith("launched before the profiling window")
     linked = kern["link"] != "none"
     has_cost = (k["flops"].fillna(0) > 0) | k["bytes"].notna()
