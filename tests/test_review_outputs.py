@@ -6,7 +6,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from traceflops.outputs.report.tables import _group_ids, fmt_gbps, fmt_num, fmt_pct, fmt_us
+from traceflops.outputs.report.tables import (
+    _group_ids,
+    fmt_gbps,
+    fmt_num,
+    fmt_pct,
+    fmt_us,
+)
+
+from .conftest import SHARED, needs_shared
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_traces" / "h100__gaunernst_bert-small-uncased__1016001.json.gz"
@@ -56,3 +64,13 @@ def test_compare_into_a_file_fails_before_analyzing(tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip() == f"traceflops: error: {blocker}: cannot write output folder (File exists)"
     assert p.stdout == ""  # nothing analyzed, nothing printed
+
+
+@needs_shared
+def test_gpu_timeline_markers_are_counted_and_named():
+    # the Kineto docs' H100 trace holds 2 cuda_sync events on the GPU timeline: no work, not kernel rows, but said
+    from traceflops import analyze
+    a = analyze(SHARED / "kineto" / "before_fix_trace.json")
+    assert a.summary["trace"]["events_not_tabled"] == {"cuda_sync": 2, "trace": 1}
+    assert any(w.endswith("not rows of kernels.parquet): 2 cuda_sync") for w in a.summary["warnings"])
+    assert len(a.kernels) == 1 and (a.kernels["kind"] == "kernel").all()

@@ -16,6 +16,9 @@ from .schema import Args
 _get_args, _get_name, _get_pid, _get_tid, _get_ts, _get_dur = map(attrgetter, ("args", "name", "pid", "tid", "ts", "dur"))
 
 GPU_KINDS = {"kernel": "kernel", "gpu_memcpy": "memcpy", "memcpy": "memcpy", "gpu_memset": "memset", "memset": "memset"}
+# On the GPU timeline but no work: synchronization waits and event records (Kineto's cuda_sync, cuda_event). They
+# are counted with the other untabled categories (Trace.skipped_categories) and named in the summary's warnings.
+GPU_MARKERS = {"cuda_sync", "cuda_event"}
 OP_CATS = {"cpu_op", "operator", "user_annotation"}
 LAUNCH_CATS = {"cuda_runtime", "cuda_driver", "runtime", "xpu_runtime", "xpu_driver", "privateuse1_runtime",
                "privateuse1_driver", "mtia_runtime", "hip_runtime"}

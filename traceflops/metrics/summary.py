@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from ..ingest.tables import GPU_MARKERS
 from ..numbers import finite_or_none
 from .advice import NO_GPU_EVENTS, advice
 
@@ -41,11 +42,16 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
     warnings = list(trace.warnings) + list(dev_warnings)
     if not len(k):
         warnings.append(NO_GPU_EVENTS)
+    skipped = {str(c): int(n) for c, n in sorted((trace.skipped_categories or {}).items())}
+    timeline = {c: n for c, n in skipped.items() if c in GPU_MARKERS}
+    if timeline:  # GPU-timeline markers, not activities: said, so that no event of the file is dropped silently
+        warnings.append("GPU timeline markers that are not kernels, copies or sets (no work; not rows of kernels.parquet): "
+                        + ", ".join(f"{n} {c}" for c, n in timeline.items()))
     if mfu.get("kernels_with_flops_but_no_peak"):
         warnings.append(f"{mfu['kernels_with_flops_but_no_peak']} kernel(s) have FLOPs but no known peak (unknown device or dtype); left out of MFU")
     summary = {
         "trace": {"name": trace.name, "path": trace.path, "rank": dist.get("rank"), "world_size": dist.get("world_size"),
-                  "format": trace.meta.time_format},
+                  "format": trace.meta.time_format, "events_not_tabled": skipped},
         "device": device_block(first) or {"name": None, "peak_tflops": {}, "peak_tbps": None},
         "devices": {str(d): device_block(devices[d]) for d in dev_ids} if len(dev_ids) > 1 else None,
         "totals": {

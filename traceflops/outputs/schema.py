@@ -149,6 +149,10 @@ SUMMARY = _fields([
     ("trace.rank", "int", "", "distributedInfo rank"),
     ("trace.world_size", "int", "", "distributedInfo world size"),
     ("trace.format", "str", "", "`relative-ns` (baseTimeNanoseconds, Kineto >= 2024-04) or `absolute-us`"),
+    ("trace.events_not_tabled", "object", "", "events read but not rows of any table, by lower-cased category "
+     "(`{\"cuda_sync\": 2, \"trace\": 1}`): GPU-timeline markers (cuda_sync, cuda_event; also named in `warnings`), "
+     "profiler spans and categories of other backends"),
+    ("trace.events_not_tabled.*", "int", "", "events of one category"),
     ("device", "object", "", "the catalog entry of the (first) device, whose peaks MFU is measured against"),
     ("device.name", "str", "", "device name"),
     ("device.key", "str", "", "catalog key (`traceflops devices`)"),
