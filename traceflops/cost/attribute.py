@@ -45,11 +45,9 @@ def one_level(ops, costs):
         if not isinstance(f, str) or f == "unknown":
             continue
         same = fam_codes == i
-        below_f = np.zeros(len(ops), dtype=bool)
-        for have in (flops & same, has_bytes & same):
-            if have.any():
-                below_f |= _ancestors(parent, np.flatnonzero(have))
-        below |= below_f & same & (flops | has_bytes)
+        have = (flops | has_bytes) & same  # ancestors of a union: the union of the ancestors
+        if have.any():
+            below |= _ancestors(parent, np.flatnonzero(have)) & have
     for col in ("flops", "recompute_flops"):
         costs[col] = np.where(below, np.where(flops, 0.0, np.nan), costs[col].to_numpy(float))
     costs["bytes"] = np.where(below, np.nan, costs["bytes"].to_numpy(float))
@@ -170,7 +168,9 @@ def _split_by_parts(k, gpu, costs, mop, takes_flops, w, op_recomp):
         return out
     parts = costs["flops_parts"].to_numpy(object)
     cand = np.flatnonzero(takes_flops & (mop >= 0))
-    cand = cand[[isinstance(parts[mop[i]], tuple) for i in cand]] if len(cand) else cand
+    if len(cand):  # one look per op, not per kernel: an op launches many
+        ops_of, inv = np.unique(mop[cand], return_inverse=True)
+        cand = cand[np.array([isinstance(parts[o], tuple) for o in ops_of], dtype=bool)[inv]]
     if not len(cand):
         return out
     label = kernel_parts(gpu["name"].iloc[cand])
@@ -204,7 +204,7 @@ LINK_REASONS = {  # link_reason -> the category the no-FLOPs table ranks by
 }
 
 
-def _reasons(gpu, ops, k, takes_flops, op_has_flops, has_op, is_kernel, costs=None):
+def _reasons(gpu, ops, k, takes_flops, op_has_flops, has_op, is_kernel, costs):
     """Why each GPU event has no FLOPs, in categories a reader can act on (the report ranks them by GPU time):
     `launched before the profiling window`, `no CPU op around the launch`, `graph launch ...` (replays without
     capture), `no CPU op records its inputs` (a kernel launched straight from an annotation), `input shapes not

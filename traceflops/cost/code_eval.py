@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 
 def literal(node):
     """ast.literal_eval that tolerates calls (DeviceProperties(...), set()) and names (as '<name>')."""
@@ -30,8 +31,18 @@ def literal(node):
     return ast.unparse(node)
 
 
+POW_BITS = 256  # far above any size; an unbounded ** ('9**9**9**9') would run for ever
+
+
+def _pow(a, b):
+    a, b = operator.index(a), operator.index(b)  # integers only (numpy's too): a float ** has no size meaning
+    if b < 0 or max(abs(a).bit_length(), 1) * b > POW_BITS:
+        raise ValueError(f"{a!r} ** {b!r}")
+    return a ** b
+
+
 _BIN = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-        ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b, ast.Pow: lambda a, b: a ** b,
+        ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b, ast.Pow: _pow,
         ast.Div: lambda a, b: a / b}
 FUNCS = {"max": max, "min": min, "abs": abs}
 
@@ -45,9 +56,11 @@ def evaluate(expr, env):
     try:
         node = ast.parse(str(expr), mode="eval").body
         v = _ev(node, env)
-    except (SyntaxError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
+        # inside the try: math.isfinite of an int too large for a float raises OverflowError
+        return int(v) if isinstance(v, (int, float)) and math.isfinite(v) and float(v).is_integer() else None
+    except (SyntaxError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError,
+            MemoryError):
         return None
-    return int(v) if isinstance(v, (int, float)) and math.isfinite(v) and float(v).is_integer() else None
 
 
 def _ev(n, env):

@@ -149,27 +149,34 @@ def _plan(code, key, seq, hashes):
     return mod, align_sites(mod, seq)
 
 
-def site_names(mod):
-    """What the trace calls each site: the launch op's name (kernel_name) or the extern's aten op."""
-    return [mod.kernels[s.name].kernel_name if s.kind != "extern" else s.name for s in mod.sites]
+def site_names(mod, gpu=False):
+    """What the trace calls each site: the launch op's name (kernel_name) or the extern's aten op; with `gpu`,
+    a Triton site by its GPU kernel's name (the @triton.jit function: `triton_` with unique names off)."""
+    return [s.name if s.kind == "extern" else gpu_name(mod.kernels[s.name]) if gpu else mod.kernels[s.name].kernel_name
+            for s in mod.sites]
 
 
-def pick_module(code, seq, hashes=()):
+def gpu_name(kd):
+    return kd.fn_name or kd.kernel_name
+
+
+def pick_module(code, seq, hashes=(), gpu=False):
     """The one module that fits the call best: it defines every Triton kernel the call launches (by hash when
     recorded, else by name) and aligns with most of the call; a call without Triton launches needs a module
     whose call sites are exactly its ops. None when no module fits or two fit equally well (two graphs with
-    the same launches but other sizes cannot be told apart)."""
+    the same launches but other sizes cannot be told apart). `gpu`: `seq` holds GPU kernel names, not launch
+    op names."""
     want = {n for n in seq if isinstance(n, str) and n.startswith("triton_")}
     want_h = {h for h in hashes if isinstance(h, str) and h}
     scored = []
     for m in code.modules:
         if want:
-            kn = {kd.kernel_name for kd in m.kernels.values()}
+            kn = {gpu_name(kd) if gpu else kd.kernel_name for kd in m.kernels.values()}
             kh = {kd.kernel_hash for kd in m.kernels.values()}
             if not want <= kn or (want_h and not want_h <= kh):
                 continue
-            scored.append((len(align_sites(m, seq)) / max(len(seq), 1), m))
-        elif seq and len(align_sites(m, seq)) == len(seq) == sum(st.kind != "cpp" for st in m.sites):
+            scored.append((len(align_sites(m, seq, gpu)) / max(len(seq), 1), m))
+        elif seq and len(align_sites(m, seq, gpu)) == len(seq) == sum(st.kind != "cpp" for st in m.sites):
             scored.append((1.0, m))
     if not scored:
         return None
@@ -178,11 +185,11 @@ def pick_module(code, seq, hashes=()):
     return next(iter(top.values())) if len(top) == 1 and best > 0 else None
 
 
-def align_sites(mod, seq):
+def align_sites(mod, seq, gpu=False):
     """[(i in seq, site index)]: identical sequences pair one to one; else difflib's matching blocks (an
     autotuning launch or a missing op shifts nothing after it). C++ kernels never appear in a trace under their
     own names, so they are left out of the comparison."""
-    names = site_names(mod)
+    names = site_names(mod, gpu)
     shown = [j for j, s in enumerate(mod.sites) if s.kind != "cpp"]
     ref = [names[j] for j in shown]
     if list(seq) == ref:
@@ -238,7 +245,7 @@ def site_args(values, env, types=None):
     return Args(dims, tys, conc, {"input_strides": strides})
 
 
-def _bind(mod, site, a):
+def _bind(site, a):
     """Symbols a site names directly (`s0`, `ps0`, `<k>_xnumel`), bound to the values the trace recorded."""
     out = {}
     if a is None:
@@ -265,7 +272,7 @@ def _triton_cost(mod, site, rec, r):
     if kd is None or kd.backend != "triton":
         return None
     a = rec.args(r)
-    env = mod.env(_bind(mod, site, a))
+    env = mod.env(_bind(site, a))
     return _kernel_cost(kd, site, mod, a, env, "output_code")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .attribute import COMPUTE
-from .compiled import SOURCE, call_of, graph_call_rows, is_triton, pick_module, site_cost
+from .compiled import SOURCE, call_of, gpu_name, graph_call_rows, is_triton, pick_module, site_cost
 from .graphs import graph_kernels
 
 METHOD = "compiled_order"
@@ -49,7 +49,7 @@ def compiled_replays(k, ops, code, graph_info=None):
         names = tuple(g["name"].astype(str))
         key = key_of.get(c)
         mod = code.by_fx_key.get(key) if key not in (None, "None") else None
-        mod = mod or pick_module(code, tuple(n for n in names if n.startswith("triton_")))
+        mod = mod or pick_module(code, tuple(n for n in names if n.startswith("triton_")), gpu=True)
         if mod is None:
             continue
         pk = (mod.key, names)
@@ -69,7 +69,7 @@ def _plan(mod, names, cats, helper):
     """([(kernel indices in the window, site cost, op name)], confidence) for one replay's kernel sequence."""
     sites = [s for s in mod.sites if s.kind in ("triton", "extern")]
     tri = [j for j, s in enumerate(sites) if s.kind == "triton"]
-    fn = [mod.kernels[sites[j].name].fn_name or mod.kernels[sites[j].name].kernel_name for j in tri]
+    fn = [gpu_name(mod.kernels[sites[j].name]) for j in tri]
     sm = difflib.SequenceMatcher(None, list(names), fn, autojunk=False)
     anchors = [(b.a + t, tri[b.b + t]) for b in sm.get_matching_blocks() for t in range(b.size)]
     n_tri = int(is_triton(np.array(names, dtype=object)).sum())

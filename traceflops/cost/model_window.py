@@ -135,12 +135,11 @@ def _moves(out, pos, roles, slots_at, s, n_seg, ctx, comps, first_norm):
     them; returns whether the forward's first norm is still to come."""
     t, a, h = comps["tokens"], ctx.act, ctx.spec.hidden
     last, in_pre, qk_norms = None, False, []
-    pre_labels = PRE_LABELS
     for p in pos:
         r = roles[p]
         if p in slots_at:
             last = slots_at[p]
-            in_pre = last.label in pre_labels
+            in_pre = last.label in PRE_LABELS
             first_norm = first_norm or last.label == "lm_head"  # the next forward's first norm has no residual
             continue
         if r == "gemm":

@@ -34,7 +34,7 @@ UPPER_BOUND = "upper_bound"
 
 
 def lists(m):
-    """(lists read, lists written) per element of one kernel-name match, or None."""
+    """(lists read, lists written) per element of one kernel-name match."""
     depth, functor = int(m.group(1)), m.group(2)
     if m.group(4) is not None:
         return int(m.group(5)), 1
@@ -67,6 +67,6 @@ def _per_element(name):
         return np.nan
     size = SIZES.get(m.group(3).strip())
     rw = lists(m)
-    if size is None or rw is None:
+    if size is None:
         return np.nan
     return float((rw[0] + rw[1]) * size)

@@ -2,10 +2,11 @@
 
 A serving engine's attention op (vLLM's `unified_attention`, paged-attention decode ops, aiter's batch prefill)
 records only this step's new tokens: the cached context of each request lives in the engine's metadata, so the
-op's formula has to guess (`flops_source='estimate'`), and a guess can put a kernel above its compute roof. The
-step annotation records the truth as sums over the step's requests (docs/serving.md): for each phase, Σsq (new
-tokens), Σsk (keys after the step, the new ones included), Σsq² and Σsq·sk. Causal attention of a request with
-sq new queries over sk keys attends sq·sk − sq(sq−1)/2 (query, key) pairs, so a phase attends exactly
+op's formula has to guess (`flops_source='estimate'`; paged attention's gives no FLOPs at all), and a guess can
+put a kernel above its compute roof. The step annotation records the truth as sums over the step's requests
+(docs/serving.md): for each phase, Σsq (new tokens), Σsk (keys after the step, the new ones included), Σsq² and
+Σsq·sk. Causal attention of a request with sq new queries over sk keys attends sq·sk − sq(sq−1)/2 (query, key)
+pairs, so a phase attends exactly
 
     pairs = Σsq·sk − (Σsq² − Σsq) / 2
 
@@ -18,14 +19,18 @@ import numpy as np
 
 from ..kernels import Args, dtype_bytes
 
-# op -> (query input, value input or None when Dv = Dqk); query [T, Hq, Dqk], key/value or caches with Hkv at -2
+# op -> (query input, value input or None when Dv = Dqk, the Hkv axis of the key input); query [T, Hq, Dqk], the
+# key input right after it. unified_attention's caches are [num_blocks, block_size, Hkv, D] (and batch prefill's
+# keys [T, Hkv, D]): Hkv at -2. The paged-attention key cache is [num_blocks, Hkv, D/x, block_size, x] (vLLM
+# csrc/attention, aiter's paged_attention_rocm likewise): -2 there would be the block size.
 STEP_ATTENTION = {
-    "vllm::unified_attention_with_output": (0, 2),
-    "vllm::unified_attention": (0, 2),
-    "aiter::mha_batch_prefill": (0, 2),
-    "_C::paged_attention_v1": (1, None),
-    "_C::paged_attention_v2": (4, None),
-    "_rocm_C::paged_attention": (4, None),
+    "vllm::unified_attention_with_output": (0, 2, -2),
+    "vllm::unified_attention": (0, 2, -2),
+    "aiter::mha_batch_prefill": (0, 2, -2),
+    "_C::paged_attention_v1": (1, None, 1),
+    "_C::paged_attention_v2": (4, None, 1),
+    "_rocm_C::paged_attention": (4, None, 1),
+    "aiter::paged_attention_rocm": (4, None, 1),
 }
 NOTE = "from the serving step's Σsq·sk (causal pairs exact; sliding-window layers counted as full: pass --model)"
 
@@ -60,7 +65,9 @@ def step_attention(ops, costs, op_step, steps):
     if not len(steps) or not len(ops):
         return 0
     names = ops["name"].to_numpy(object)
-    guessed = costs["flops_source"].isin(["estimate"]).to_numpy(bool) | costs["flops_source"].isna().to_numpy(bool)
+    # paged attention's formula knows no FLOPs at all (source 'formula', flops NaN): as re-costable as a guess
+    guessed = (costs["flops_source"].isin(["estimate"]).to_numpy(bool) | costs["flops_source"].isna().to_numpy(bool)
+               | np.isnan(costs["flops"].to_numpy(float)))
     if "counted_below" in costs:
         guessed &= ~costs["counted_below"].fillna(False).to_numpy(bool)
     cand = np.flatnonzero(np.isin(names, list(STEP_ATTENTION)) & (op_step >= 0) & guessed)
@@ -70,7 +77,7 @@ def step_attention(ops, costs, op_step, steps):
     shapes, types = ops["shapes"].to_numpy(object), ops["types"].to_numpy(object)
     done = 0
     for i in cand:
-        qi, vi = STEP_ATTENTION[names[i]]
+        qi, vi, hk = STEP_ATTENTION[names[i]]
         a = Args(shapes[i], types[i], [])
         q, kv, v = a.shape(qi), a.shape(qi + 1), a.shape(vi) if vi is not None else None
         size = a.itemsize(qi)
@@ -82,7 +89,7 @@ def step_attention(ops, costs, op_step, steps):
         if pairs is None:
             continue
         pairs, context = pairs
-        hkv = kv[-2] if kv and len(kv) >= 3 else hq
+        hkv = kv[hk] if kv and len(kv) >= 3 else hq
         kv_size = dtype_bytes(a.type(qi + 1)) or size
         costs.iat[i, costs.columns.get_loc("flops")] = float(2 * hq * (dqk + dv) * pairs)
         costs.iat[i, costs.columns.get_loc("recompute_flops")] = 0.0

@@ -36,22 +36,30 @@ def _signature(ref, rows):
     return tuple(map(tuple, sub[["op", "flops", "bytes", "input_dims"]].astype(str).to_numpy()))
 
 
-def match_capture(replay_keys, ref, ref_keys_by_win, ordinal, n_replays):
-    """Best capture window for one replay: (pairs as (i, ref row), confidence)."""
+def capture_ties(replay_keys, ref, ref_keys_by_win):
+    """The capture windows that align best with one replay, as (score, window, pairs, rows), and how many
+    distinct costs they would give; ([], 0) when none aligns at all."""
     best, scored = -1.0, []
     for w, (rows, keys_) in ref_keys_by_win.items():
         pairs, score = align(replay_keys, keys_)
         scored.append((score, w, pairs, rows))
         best = max(best, score)
     if best <= 0:
-        return [], 0.0
+        return [], 0
     tied = [s for s in scored if s[0] >= best - 1e-12]
     sigs = {_signature(ref, [rows[j] for _, j in pairs]) + (tuple(i for i, _ in pairs),) for _, _, pairs, rows in tied}
-    wins = sorted(ref_keys_by_win)
+    return tied, len(sigs)
+
+
+def match_capture(tied, n_sigs, wins, ordinal):
+    """The window of `tied` (capture_ties) the `ordinal`-th replay takes: (pairs as (i, ref row), confidence).
+    `wins`: every capture window, sorted."""
+    if not tied:
+        return [], 0.0
     # Same number of captures as replays: the k-th replay most likely replays the k-th capture.
-    target = wins[ordinal % len(wins)] if n_replays else wins[0]
+    target = wins[ordinal % len(wins)]
     score, w, pairs, rows = min(tied, key=lambda s: (abs(s[1] - target), s[1]))
-    return [(i, rows[j]) for i, j in pairs], score / len(sigs)
+    return [(i, rows[j]) for i, j in pairs], score / n_sigs
 
 
 def match_eager(replay_keys, eager_keys, eager_names_pos):

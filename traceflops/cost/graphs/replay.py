@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ...link import GRAPH_LAUNCH
-from .align import kernel_key, match_capture, match_eager
+from .align import capture_ties, kernel_key, match_capture, match_eager
 from .capture import COST_COLS, SHAPE_COLS
 
 LINKED = ("correlation", "flow", "external_id")
@@ -107,12 +107,13 @@ def _align_capture(ref, windows, keys_all, pos_of, m, t):
     for w, g in ref.groupby("window"):
         rows = g.sort_values("pos").index.to_numpy()
         by_win[w] = (rows, [kernel_key(ref.at[r, "name"], ref.at[r, "grid"], ref.at[r, "block"]) for r in rows])
-    cache = {}
+    wins = sorted(by_win)
+    cache = {}  # the alignment depends on the sequence only; the pick among tied windows on the ordinal too
     for o, rows in enumerate(windows):
         rk = tuple(keys_all[pos_of[r]] for r in rows)
         if rk not in cache:
-            cache[rk] = match_capture(list(rk), ref, by_win, o, len(windows))
-        pairs, c = cache[rk]
+            cache[rk] = capture_ties(list(rk), ref, by_win)
+        pairs, c = match_capture(*cache[rk], wins, o)
         for i, rr in pairs:
             m.set(pos_of[rows[i]], rr, t, "capture_align", c)
 
@@ -190,7 +191,9 @@ def _copy_costs(k, refs, m):
             mod = get("module")
             cur = k.loc[idx, "module"].to_numpy(object)
             k.loc[idx, "module"] = np.where(pd.isna(pd.Series(cur, dtype=object)).to_numpy(bool), mod, cur)
-        k.loc[idx, "op_row"] = -1  # the op lives in the reference trace, not in this one
+        # an eager reference's op is in this trace (its row kept); a capture's lives in the capture trace
+        k.loc[idx, "op_row"] = (pd.to_numeric(pd.Series(get("op_row")), errors="coerce").fillna(-1).to_numpy(np.int64)
+                                if "op_row" in ref else -1)
         k.loc[idx, "link"] = "graph"
         k.loc[idx, "link_reason"] = None
 
@@ -219,6 +222,7 @@ def _eager_reference(k, ops, rows):
     sub = k.loc[rows]
     out = pd.DataFrame({c: sub[c].to_numpy(object) if c in sub else None for c in COST_COLS + ["module", "name", "grid", "block"]})
     orow = sub["op_row"].to_numpy() if "op_row" in sub else np.full(len(sub), -1)
+    out["op_row"] = orow
     for c in SHAPE_COLS:
         out[c] = (np.where(orow >= 0, ops[c].to_numpy(object)[np.clip(orow, 0, None)], None)
                   if len(ops) and c in ops else None)
