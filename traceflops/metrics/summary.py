@@ -42,7 +42,8 @@ def build_summary(trace, k, ops, devices, dev_warnings, mfu):
     warnings = list(trace.warnings) + list(dev_warnings)
     if not len(k):
         warnings.append(NO_GPU_EVENTS)
-    skipped = {str(c): int(n) for c, n in sorted((trace.skipped_categories or {}).items())}
+    skipped = dict(sorted((("(no category)" if c is None else str(c)), int(n))
+                          for c, n in (trace.skipped_categories or {}).items()))
     timeline = {c: n for c, n in skipped.items() if c in GPU_MARKERS}
     if timeline:  # GPU-timeline markers, not activities: said, so that no event of the file is dropped silently
         warnings.append("GPU timeline markers that are not kernels, copies or sets (no work; not rows of kernels.parquet): "
